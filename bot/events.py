@@ -1,0 +1,291 @@
+"""The Event types: one normalized, immutable record per thing that happened in a room.
+
+Every event has a stable JSON form (``to_dict`` / ``event_from_dict``) that the overlay feed,
+the audit log and the Redis bus share. Viewer names and text are kept verbatim here; escaping
+is the job of whatever shows them.
+
+Common JSON keys: ``type``, ``room``, ``platform``, ``seq`` (0 until the bus assigns one),
+``ts`` (wall time received, unix seconds), ``platform_ts`` (the platform's own time, if any),
+``user`` (or null), ``text``; then the keys of each type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+class EventFormatError(ValueError):
+    """A JSON object that is not a valid event."""
+
+
+@dataclass(frozen=True, slots=True)
+class Medal:
+    name: str
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A chat participant. ``roles`` holds flags such as ``anchor``, ``moderator``, ``bot``, ``vip``."""
+
+    id: str
+    name: str
+    roles: tuple[str, ...] = ()
+    level: int | None = None
+    medal: Medal | None = None
+    guard: int = 0  # Bilibili guard level: 0 none, 3 舰长, 2 提督, 1 总督
+
+    @property
+    def is_anchor(self) -> bool:
+        return "anchor" in self.roles
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "roles": list(self.roles),
+            "level": self.level,
+            "medal": None if self.medal is None else {"name": self.medal.name, "level": self.medal.level},
+            "guard": self.guard,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> User:
+        if not isinstance(d, dict):
+            raise EventFormatError("user must be an object")
+        medal = d.get("medal")
+        return cls(
+            id=str(d.get("id", "")),
+            name=str(d.get("name", "")),
+            roles=tuple(str(r) for r in d.get("roles") or ()),
+            level=_opt_int(d.get("level")),
+            medal=None
+            if not isinstance(medal, dict)
+            else Medal(name=str(medal.get("name", "")), level=int(medal.get("level") or 0)),
+            guard=int(d.get("guard") or 0),
+        )
+
+
+def _opt_int(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of all events. Subclasses set ``TYPE`` and add their own fields."""
+
+    TYPE: ClassVar[str] = ""
+
+    room: str
+    platform: str = "unknown"
+    seq: int = 0
+    ts: float = field(default_factory=time.time)
+    platform_ts: float | None = None
+    user: User | None = None
+    text: str = ""
+    # The platform's original payload, kept for the audit log; never sent to overlays.
+    raw: Any = field(default=None, compare=False, repr=False)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # No zero-argument super() here: slotted dataclasses are rebuilt as new classes, which
+        # breaks its implicit __class__ cell. object.__init_subclass__ takes no arguments anyway.
+        if cls.TYPE:
+            EVENT_TYPES[cls.TYPE] = cls
+
+    @property
+    def type(self) -> str:
+        return self.TYPE
+
+    def with_seq(self, seq: int) -> Self:
+        return dataclasses.replace(self, seq=seq)
+
+    def to_dict(self, *, include_raw: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.TYPE}
+        for f in dataclasses.fields(self):
+            if f.name == "raw":
+                continue
+            value = getattr(self, f.name)
+            if f.name == "user":
+                out["user"] = None if value is None else value.to_dict()
+            elif isinstance(value, tuple):
+                out[f.name] = [v.to_dict() if isinstance(v, User) else v for v in value]
+            else:
+                out[f.name] = value
+        if include_raw and self.raw is not None:
+            out["raw"] = self.raw
+        return out
+
+
+def event_from_dict(d: Any) -> Event:
+    """Rebuild an event from its JSON form; raises EventFormatError on anything else."""
+    if not isinstance(d, dict):
+        raise EventFormatError("event must be a JSON object")
+    cls = EVENT_TYPES.get(d.get("type"))  # type: ignore[arg-type]
+    if cls is None:
+        raise EventFormatError(f"unknown event type {d.get('type')!r}")
+    kwargs: dict[str, Any] = {}
+    try:
+        for f in dataclasses.fields(cls):
+            if f.name not in d:
+                continue
+            value = d[f.name]
+            if f.name == "user":
+                value = None if value is None else User.from_dict(value)
+            elif f.name == "askers":
+                value = tuple(User.from_dict(u) for u in value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[f.name] = value
+        if "room" not in kwargs:
+            raise EventFormatError("event has no room")
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, EventFormatError):
+            raise
+        raise EventFormatError(f"bad {d.get('type')} event: {exc}") from exc
+
+
+# --- viewer and anchor activity -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatMessage(Event):
+    """A chat (danmaku) line. From the anchor's own account it counts as anchor text."""
+
+    TYPE: ClassVar[str] = "chat"
+    msg_id: str | None = None
+    emoticon: bool = False
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnchorSpeech(Event):
+    """A segment of the anchor's speech from an ASR or caption source.
+
+    ``segment`` identifies one utterance: partial results of the same segment revise each other,
+    and ``final`` marks the last revision.
+    """
+
+    TYPE: ClassVar[str] = "speech"
+    segment: str = ""
+    final: bool = True
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Gift(Event):
+    TYPE: ClassVar[str] = "gift"
+    gift_name: str = ""
+    count: int = 1
+    price: float = 0.0  # total value in the platform's main currency unit (CNY for Chinese platforms)
+    currency: str = "CNY"
+    paid: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SuperChat(Event):
+    TYPE: ClassVar[str] = "super_chat"
+    sc_id: str = ""
+    price: float = 0.0
+    currency: str = "CNY"
+    duration: int = 0  # seconds the platform pins it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SuperChatDelete(Event):
+    TYPE: ClassVar[str] = "super_chat_delete"
+    sc_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardBuy(Event):
+    """A membership purchase (Bilibili 舰长/提督/总督, Twitch subscription)."""
+
+    TYPE: ClassVar[str] = "guard_buy"
+    level: int = 3
+    months: int = 1
+    price: float = 0.0
+    currency: str = "CNY"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Enter(Event):
+    """A viewer entered, followed or shared. ``kind`` is ``enter``, ``follow`` or ``share``."""
+
+    TYPE: ClassVar[str] = "enter"
+    kind: str = "enter"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveStatus(Event):
+    """The stream went ``live`` or stopped (``preparing`` / ``offline``)."""
+
+    TYPE: ClassVar[str] = "live_status"
+    status: str = "live"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlatformNotice(Event):
+    """The platform itself addressed the room: a moderation ``warning``, a ``cut_off``, a ``login_notice``."""
+
+    TYPE: ClassVar[str] = "platform_notice"
+    kind: str = "warning"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomStatus(Event):
+    """The connection state of a room's adapter or source, for the console and /healthz."""
+
+    TYPE: ClassVar[str] = "room_status"
+    state: str = "connecting"  # connecting | connected | reconnecting | closed | failed
+    detail: str = ""
+
+
+# --- what the bot produces -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Warning(Event):  # noqa: A001 - the architecture's name; import it as events.Warning
+    """A compliance hit in anchor text. ``text`` is the whole utterance; ``start``/``end`` index into it."""
+
+    TYPE: ClassVar[str] = "warning"
+    rule: str = ""
+    phrase: str = ""
+    matched: str = ""
+    category: str = ""
+    severity: str = "warn"  # block | warn | info
+    basis: str = ""
+    suggestion: str = ""
+    start: int = 0
+    end: int = 0
+    scope: str = "speech"  # speech | chat | title
+    segment: str = ""
+    source_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaqReply(Event):
+    """A decision of the FAQ answerer on a viewer question.
+
+    ``text`` is the viewer's question, ``user`` the (first) asker. ``action`` is ``sent`` (the
+    chat reply went out), ``held`` (shown on the overlay only; ``reason`` says which rule held the
+    chat reply back) or ``failed`` (the platform refused it).
+    """
+
+    TYPE: ClassVar[str] = "faq_reply"
+    faq_id: str = ""
+    question: str = ""  # the FAQ entry's canonical question
+    answer: str = ""
+    chat_text: str = ""
+    score: float = 0.0
+    action: str = "sent"
+    reason: str = ""
+    askers: tuple[User, ...] = ()
+
+
+ANCHOR_TEXT_TYPES = (AnchorSpeech,)
