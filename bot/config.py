@@ -130,6 +130,7 @@ class RoomSettings:
     # replay platform: the recording to play and how fast
     recording: str = ""
     speed: float = 1.0
+    loop: bool = False
     # a caption text file to tail (OBS LocalVocal's file output)
     caption_file: str = ""
 
@@ -299,7 +300,9 @@ def _resolve_paths(settings: Settings, file: str) -> Settings:
     )
 
 
-def parse_config(data: dict[str, Any], file: str = "<config>", environ: typing.Mapping[str, str] | None = None) -> Settings:
+def parse_config(
+    data: dict[str, Any], file: str = "<config>", environ: typing.Mapping[str, str] | None = None
+) -> Settings:
     data = json.loads(json.dumps(data))  # a private deep copy that env secrets may be written into
     _apply_env(data, os.environ if environ is None else environ)
     settings = _build(Settings, data, file, "")

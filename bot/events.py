@@ -250,7 +250,7 @@ class RoomStatus(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Warning(Event):  # noqa: A001 - the architecture's name; import it as events.Warning
+class Warning(Event):
     """A compliance hit in anchor text. ``text`` is the whole utterance; ``start``/``end`` index into it."""
 
     TYPE: ClassVar[str] = "warning"

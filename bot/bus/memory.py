@@ -1,0 +1,132 @@
+"""The embedded in-memory bus: one streamer's PC needs nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+
+from bot.bus.base import Bus, Subscription
+from bot.events import Event
+
+log = logging.getLogger(__name__)
+
+_CLOSED = object()
+
+
+class MemorySubscription(Subscription):
+    def __init__(self, bus: MemoryBus, room: str, backlog: list[Event], queue_size: int) -> None:
+        self._bus = bus
+        self.room = room
+        self._backlog = backlog
+        # unbounded deque + our own bound: put never blocks and never raises QueueFull mid-fan-out
+        self._queue: deque[Event | object] = deque()
+        self._limit = queue_size
+        self._wakeup = asyncio.Event()
+        self.closed = False
+
+    def _offer(self, event: Event) -> bool:
+        """Deliver without blocking; False when this subscriber is too far behind."""
+        if len(self._queue) >= self._limit:
+            return False
+        self._queue.append(event)
+        self._wakeup.set()
+        return True
+
+    def _end(self) -> None:
+        self.closed = True
+        self._queue.append(_CLOSED)
+        self._wakeup.set()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        for event in self._backlog:
+            yield event
+        self._backlog = []
+        while True:
+            while not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            item = self._queue.popleft()
+            if item is _CLOSED:
+                return
+            assert isinstance(item, Event)
+            yield item
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def close(self) -> None:
+        self._bus._unsubscribe(self)
+        if not self.closed:
+            self._end()
+
+
+class MemoryBus(Bus):
+    def __init__(self, replay: int = 2000, subscriber_queue: int = 1000) -> None:
+        self._replay = replay
+        self._queue_size = subscriber_queue
+        self._history: dict[str, deque[Event]] = {}
+        self._seq: dict[str, int] = {}
+        self._subs: dict[str, set[MemorySubscription]] = {}
+
+    async def publish(self, event: Event) -> Event:
+        seq = self._seq.get(event.room, 0) + 1
+        self._seq[event.room] = seq
+        event = event.with_seq(seq)
+        history = self._history.get(event.room)
+        if history is None:
+            history = self._history[event.room] = deque(maxlen=self._replay)
+        history.append(event)
+        for sub in list(self._subs.get(event.room, ())):
+            if not sub._offer(event):
+                log.warning(
+                    "room %s: dropping a slow subscriber (%d events undelivered); it will replay on reconnect",
+                    event.room,
+                    sub._limit,
+                )
+                self._unsubscribe(sub)
+                sub.dropped = True
+                sub._end()
+        return event
+
+    def subscribe(self, room: str, after_seq: int | None = None) -> MemorySubscription:
+        history = self._history.get(room, ())
+        backlog: list[Event] = []
+        gap = False
+        if after_seq is not None and after_seq > self._seq.get(room, 0):
+            # The client remembers a seq this bus never reached: it was fed by an earlier process
+            # whose window is gone. Give it everything we have rather than nothing.
+            after_seq, gap = 0, True
+        if after_seq is not None:
+            backlog = [e for e in history if e.seq > after_seq]
+            oldest = history[0].seq if history else self._seq.get(room, 0) + 1
+            # the client asked for events that fell out of the window
+            gap = gap or (after_seq + 1 < oldest and after_seq < self._seq.get(room, 0))
+        sub = MemorySubscription(self, room, backlog, self._queue_size)
+        sub.gap = gap
+        self._subs.setdefault(room, set()).add(sub)
+        return sub
+
+    def _unsubscribe(self, sub: MemorySubscription) -> None:
+        subs = self._subs.get(sub.room)
+        if subs is not None:
+            subs.discard(sub)
+
+    def restore(self, room: str, events: list[Event]) -> None:
+        """Seed a room's window with events of an earlier run (from the audit log), so sequence ids
+        continue where they stopped and overlays that were open across a restart replay what they missed."""
+        history = self._history.setdefault(room, deque(maxlen=self._replay))
+        for event in sorted(events, key=lambda e: e.seq):
+            if event.seq > self._seq.get(room, 0):
+                history.append(event)
+                self._seq[room] = event.seq
+
+    def last_seq(self, room: str) -> int:
+        return self._seq.get(room, 0)
+
+    async def close(self) -> None:
+        for subs in self._subs.values():
+            for sub in list(subs):
+                sub._end()
+            subs.clear()

@@ -1,0 +1,160 @@
+"""The ``livebot`` command. The only place that wires adapters, pipelines and the web app together."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, ensure_tokens, load_config, parse_config
+
+log = logging.getLogger("livebot")
+
+DEMO_PORT = 8765
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+
+
+def _base_url(settings: Settings) -> str:
+    host = settings.server.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.server.port}"
+
+
+def print_urls(settings: Settings, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
+    base = _base_url(settings)
+    for room in settings.rooms:
+        print(f"room {room.name} ({room.platform} {room.room_id or room.recording})", file=out)
+        overlay = f"{base}/overlay/{room.name}"
+        print(f"  OBS browser source (1920x1080), warnings: {overlay}/warnings?token={room.overlay_token}", file=out)
+        print(
+            f"  speech ingest: POST {base}/api/rooms/{room.name}/speech  (Authorization: Bearer {room.ingest_token})",
+            file=out,
+        )
+    print(f"health: {base}/healthz", file=out)
+    out.flush()
+
+
+def serve(settings: Settings) -> int:
+    """Run the bot and its web app until interrupted (SIGINT/SIGTERM shut down gracefully)."""
+    from aiohttp import web
+
+    from bot.service import Service
+    from overlay.app import create_app
+
+    service = Service(settings)
+    app = create_app(settings, bus=service.bus, ingest=service.ingest, status=service.status)
+    app.cleanup_ctx.append(service.cleanup_ctx)
+    try:
+        web.run_app(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            print=None,
+            shutdown_timeout=5.0,
+            handle_signals=True,
+        )
+    except OSError as exc:
+        print(
+            f"livebot: cannot listen on {settings.server.host}:{settings.server.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        settings = load_config(args.config)
+    except ConfigError as exc:
+        print(f"livebot: config error: {exc}", file=sys.stderr)
+        return 2
+    settings, notes = ensure_tokens(settings)
+    for note in notes:
+        log.info("%s", note)
+    print_urls(settings)
+    return serve(settings)
+
+
+def demo_settings(args: argparse.Namespace) -> Settings:
+    demo = resources.files("bot") / "demo"
+    state = Path(args.state_dir)
+    data = {
+        "server": {"host": args.host, "port": args.port, "state_dir": str(state)},
+        "audit": {"dir": str(state / "audit")},
+        "rooms": [
+            {
+                "name": "demo",
+                "platform": "replay",
+                "recording": str(demo / "recording.jsonl"),
+                "faq": str(demo / "faq.toml"),
+                "speed": args.speed,
+                "loop": not args.once,
+            }
+        ],
+    }
+    return parse_config(data, "<demo>")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        settings = demo_settings(args)
+    except ConfigError as exc:
+        print(f"livebot: {exc}", file=sys.stderr)
+        return 2
+    settings, _notes = ensure_tokens(settings)
+    print("livebot demo: replaying a recorded live-commerce show through the real pipeline.")
+    print("Paste the warnings URL into an OBS Browser source (1920x1080), or open it in a browser.")
+    print_urls(settings)
+    return serve(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livebot", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the bot and its web app from a config file")
+    run.add_argument("--config", required=True, help="path of the TOML config (see config.example.toml)")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="replay a recorded show through the real pipeline and serve the overlay")
+    demo.add_argument("--speed", type=float, default=1.0, help="play the recording N times faster (default 1)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=DEMO_PORT)
+    demo.add_argument("--once", action="store_true", help="play the recording once instead of looping")
+    demo.add_argument("--state-dir", default="var/demo", help="where the demo keeps its audit log and tokens")
+    demo.set_defaults(func=cmd_demo)
+
+    from rules import cli as rules_cli
+
+    from bot.faq import cli as faq_cli
+
+    rules_cli.register(sub)
+    faq_cli.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

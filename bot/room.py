@@ -1,0 +1,139 @@
+"""The per-room pipeline: route each event to what must see it.
+
+- anchor text (speech segments, and chat lines from the anchor's own account) -> the compliance
+  engine -> ``Warning`` events;
+- viewer chat -> the FAQ responder -> ``FaqReply`` events (and chat replies through the adapter);
+- every event and every result -> the bus (overlays, console) and the audit log.
+
+One pipeline handles one room's events strictly in order. A failure on one event is logged and
+the pipeline goes on with the next: a room's loop never dies from bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from rules import RuleEngine, StreamHit
+
+from bot.audit import AuditLog
+from bot.bus.base import Bus
+from bot.events import AnchorSpeech, ChatMessage, Event, Warning
+
+log = logging.getLogger(__name__)
+
+
+class ChatResponder(Protocol):
+    async def handle(self, msg: ChatMessage) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class RoomPipeline:
+    def __init__(
+        self,
+        room: str,
+        *,
+        bus: Bus,
+        audit: AuditLog | None,
+        rules: Callable[[], RuleEngine],
+        responder: ChatResponder | None = None,
+        bot_user_ids: frozenset[str] = frozenset(),
+    ) -> None:
+        self.room = room
+        self.bus = bus
+        self.audit = audit
+        # a callable, so a hot-reloaded rule set reaches the next utterance without a restart
+        self._rules = rules
+        self.responder = responder
+        self.bot_user_ids = bot_user_ids
+        self._engine: RuleEngine | None = None
+        self._streams: dict[str, object] = {}
+        self.counters = {"events": 0, "warnings": 0, "errors": 0}
+
+    async def emit(self, event: Event) -> Event:
+        """Publish to the bus, then audit with the sequence id the bus gave it."""
+        published = await self.bus.publish(event)
+        if self.audit is not None:
+            try:
+                self.audit.write(published)
+            except OSError as exc:
+                # a full disk must not silence the warnings; the log line tells ops at once
+                log.error("room %s: audit write failed: %s", self.room, exc)
+        return published
+
+    async def handle(self, event: Event) -> None:
+        self.counters["events"] += 1
+        try:
+            await self._route(event)
+        except Exception:
+            self.counters["errors"] += 1
+            log.exception("room %s: failed to handle a %s event; going on", self.room, event.type)
+
+    async def _route(self, event: Event) -> None:
+        published = await self.emit(event)
+        if isinstance(event, AnchorSpeech):
+            await self._check_speech(published)  # type: ignore[arg-type]
+        elif isinstance(event, ChatMessage):
+            user = event.user
+            if user is not None and (user.id in self.bot_user_ids or "bot" in user.roles):
+                return  # our own replies echoed back by the platform
+            if user is not None and user.is_anchor:
+                await self._check_chat(published)  # type: ignore[arg-type]
+            elif self.responder is not None and event.text:
+                await self.responder.handle(event)
+
+    def _engine_now(self) -> RuleEngine:
+        engine = self._rules()
+        if engine is not self._engine:
+            # new rules: streaming state of the old engine cannot be carried over
+            self._engine = engine
+            self._streams.clear()
+        return engine
+
+    def _stream(self, engine: RuleEngine, key: str):  # type: ignore[no-untyped-def]
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = engine.stream(scope="speech")
+        return stream
+
+    async def _check_speech(self, speech: AnchorSpeech) -> None:
+        engine = self._engine_now()
+        # one stream per speech source, so two caption feeds never splice each other's words
+        stream = self._stream(engine, speech.source or "default")
+        hits: list[StreamHit] = stream.feed(speech.segment, speech.text, speech.final)  # type: ignore[attr-defined]
+        for sh in hits:
+            await self._warn(sh.hit, sh.text, speech, scope="speech", segment=sh.segment)
+
+    async def _check_chat(self, msg: ChatMessage) -> None:
+        engine = self._engine_now()
+        for hit in engine.scan(msg.text, scope="chat"):
+            await self._warn(hit, msg.text, msg, scope="chat", segment="")
+
+    async def _warn(self, hit, utterance: str, source: Event, *, scope: str, segment: str) -> None:  # type: ignore[no-untyped-def]
+        self.counters["warnings"] += 1
+        await self.emit(
+            Warning(
+                room=self.room,
+                platform=source.platform,
+                user=source.user,
+                text=utterance,
+                rule=hit.rule,
+                phrase=hit.phrase,
+                matched=hit.matched,
+                category=hit.category,
+                severity=hit.severity,
+                basis=hit.basis,
+                suggestion=hit.suggestion,
+                start=hit.start,
+                end=hit.end,
+                scope=scope,
+                segment=segment,
+                source_seq=source.seq,
+            )
+        )
+
+    async def close(self) -> None:
+        if self.responder is not None:
+            await self.responder.close()

@@ -1,0 +1,127 @@
+"""The web face: OBS overlay pages, their websocket feed, speech ingest, health.
+
+``create_app`` takes what it serves from as arguments (the bus, an ingest callable, a status
+callable) and keeps them under ``web.AppKey``s; it imports nothing of the runtime, so a web node
+can serve rooms whose pipelines run in another process (see the Redis bus).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import WSCloseCode, web
+
+from bot.bus.base import Bus
+from bot.config import RoomSettings, Settings
+from bot.events import Event
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+
+Ingest = Callable[[Event], Awaitable[None]]
+StatusProvider = Callable[[], dict[str, Any]]
+
+SETTINGS = web.AppKey("settings", Settings)
+BUS = web.AppKey("bus", Bus)
+INGEST = web.AppKey("ingest", Callable)  # type: ignore[type-abstract]
+STATUS = web.AppKey("status", Callable)  # type: ignore[type-abstract]
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
+OVERLAY_PAGES_KEY = web.AppKey("overlay_pages", tuple)
+
+# The pages an OBS browser source can show; each is templates/<page>.html.
+OVERLAY_PAGES = ("warnings",)
+
+
+def room_or_404(request: web.Request) -> RoomSettings:
+    room = request.app[SETTINGS].room(request.match_info["room"])
+    if room is None:
+        raise web.HTTPNotFound(text="no such room")
+    return room
+
+
+def token_ok(given: str | None, expected: str) -> bool:
+    # constant-time, so a wrong guess learns nothing from the response time
+    return bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def require_overlay_token(request: web.Request, room: RoomSettings) -> str:
+    token = request.query.get("token", "")
+    if not token_ok(token, room.overlay_token):
+        raise web.HTTPUnauthorized(text="wrong or missing token")
+    return token
+
+
+def bearer_token(request: web.Request) -> str:
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.query.get("token", "")
+
+
+async def overlay_page(request: web.Request) -> web.Response:
+    room = room_or_404(request)
+    page = request.match_info["page"]
+    if page not in request.app[OVERLAY_PAGES_KEY]:
+        raise web.HTTPNotFound(text="no such page")
+    token = require_overlay_token(request, room)
+    settings = request.app[SETTINGS]
+    template = request.app[TEMPLATES].get_template(f"{page}.html")
+    page_config = {
+        "room": room.name,
+        "token": token,
+        "ws": f"/overlay/{room.name}/ws",
+        "sound": settings.overlay.sound,
+        "warning_seconds": settings.overlay.warning_seconds,
+        "faq_seconds": settings.overlay.faq_seconds,
+    }
+    html = template.render(room=room.name, page=page, config=page_config, query=dict(request.query))
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    status = request.app[STATUS]()
+    ok = bool(status.get("ok", True))
+    return web.json_response(status, status=200 if ok else 503)
+
+
+async def close_websockets(app: web.Application) -> None:
+    for ws in list(app[WEBSOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    bus: Bus,
+    ingest: Ingest,
+    status: StatusProvider,
+) -> web.Application:
+    from overlay import hub
+    from overlay import ingest as ingest_routes
+
+    app = web.Application(client_max_size=1 << 20)
+    app[SETTINGS] = settings
+    app[BUS] = bus
+    app[INGEST] = ingest
+    app[STATUS] = status
+    app[OVERLAY_PAGES_KEY] = OVERLAY_PAGES
+    app[WEBSOCKETS] = weakref.WeakSet()
+    app[TEMPLATES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every page shows viewer text; never trust it
+    )
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/overlay/{room}/ws", hub.overlay_ws)
+    app.router.add_get("/overlay/{room}/{page}", overlay_page)
+    ingest_routes.setup(app)
+    app.router.add_static("/static/", HERE / "static", append_version=True)
+    app.on_shutdown.append(close_websockets)
+    return app

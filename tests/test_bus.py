@@ -1,0 +1,123 @@
+"""The in-memory bus: ordered per room, increasing seq, bounded replay, slow subscribers dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bot.bus.memory import MemoryBus
+from bot.events import ChatMessage, Event
+
+
+def chat(room: str, n: int) -> ChatMessage:
+    return ChatMessage(room=room, text=f"m{n}")
+
+
+async def take(sub, n: int, timeout: float = 2.0) -> list[Event]:  # type: ignore[no-untyped-def]
+    out: list[Event] = []
+
+    async def run() -> None:
+        async for ev in sub:
+            out.append(ev)
+            if len(out) == n:
+                return
+
+    await asyncio.wait_for(run(), timeout)
+    return out
+
+
+@pytest.mark.asyncio
+async def test_seq_increases_per_room_and_order_is_kept() -> None:
+    bus = MemoryBus(replay=100)
+    sub_a = bus.subscribe("a")
+    sub_b = bus.subscribe("b")
+    for i in range(5):
+        await bus.publish(chat("a", i))
+        await bus.publish(chat("b", i))
+    got_a = await take(sub_a, 5)
+    got_b = await take(sub_b, 5)
+    assert [e.seq for e in got_a] == [1, 2, 3, 4, 5]
+    assert [e.text for e in got_a] == [f"m{i}" for i in range(5)]
+    assert [e.seq for e in got_b] == [1, 2, 3, 4, 5]
+    assert all(e.room == "b" for e in got_b)
+
+
+@pytest.mark.asyncio
+async def test_replay_after_seq_then_live() -> None:
+    bus = MemoryBus(replay=100)
+    for i in range(10):
+        await bus.publish(chat("a", i))
+    sub = bus.subscribe("a", after_seq=7)
+    assert not sub.gap
+    await bus.publish(chat("a", 10))
+    got = await take(sub, 4)
+    assert [e.seq for e in got] == [8, 9, 10, 11]
+
+
+@pytest.mark.asyncio
+async def test_replay_window_is_bounded_and_gap_reported() -> None:
+    bus = MemoryBus(replay=5)
+    for i in range(20):
+        await bus.publish(chat("a", i))
+    sub = bus.subscribe("a", after_seq=3)
+    assert sub.gap
+    got = await take(sub, 5)
+    assert [e.seq for e in got] == [16, 17, 18, 19, 20]
+
+
+@pytest.mark.asyncio
+async def test_subscriber_ahead_of_the_bus_gets_everything() -> None:
+    # a page that was fed by an earlier process remembers a seq this one never reached
+    bus = MemoryBus(replay=10)
+    await bus.publish(chat("a", 0))
+    sub = bus.subscribe("a", after_seq=500)
+    assert sub.gap
+    assert [e.seq for e in await take(sub, 1)] == [1]
+
+
+@pytest.mark.asyncio
+async def test_slow_subscriber_dropped_producer_never_blocks(caplog: pytest.LogCaptureFixture) -> None:
+    bus = MemoryBus(replay=100, subscriber_queue=10)
+    slow = bus.subscribe("a")
+    fast = bus.subscribe("a")
+    received: list[int] = []
+
+    async def consume_fast() -> None:
+        async for ev in fast:
+            received.append(ev.seq)
+
+    task = asyncio.create_task(consume_fast())
+    with caplog.at_level(logging.WARNING):
+        for i in range(50):
+            await bus.publish(chat("a", i))  # never awaits a consumer
+            await asyncio.sleep(0)
+    assert "dropping a slow subscriber" in caplog.text
+    got = [e.seq async for e in slow]  # ends after what it had queued
+    assert slow.dropped
+    assert got == list(range(1, 11))
+    assert received == list(range(1, 51))
+    # it reconnects with its last seq and replays the rest
+    again = bus.subscribe("a", after_seq=got[-1])
+    assert [e.seq for e in await take(again, 40)] == list(range(11, 51))
+    task.cancel()
+
+
+@pytest.mark.asyncio
+async def test_restore_continues_sequence_ids() -> None:
+    bus = MemoryBus(replay=10)
+    bus.restore("a", [chat("a", 1).with_seq(41), chat("a", 2).with_seq(42)])
+    assert bus.last_seq("a") == 42
+    ev = await bus.publish(chat("a", 3))
+    assert ev.seq == 43
+    sub = bus.subscribe("a", after_seq=40)
+    assert [e.seq for e in await take(sub, 3)] == [41, 42, 43]
+
+
+@pytest.mark.asyncio
+async def test_close_ends_subscriptions() -> None:
+    bus = MemoryBus()
+    sub = bus.subscribe("a")
+    await bus.close()
+    assert [e async for e in sub] == []

@@ -1,0 +1,119 @@
+"""Config loading: typed settings, and one clear line naming file, key and problem for each mistake."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, ensure_tokens, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "livebot.toml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_example_config_loads() -> None:
+    settings = load_config(ROOT / "config.example.toml", environ={})
+    assert settings.server.port == 8765
+    assert settings.rooms[0].name == "shop"
+    assert settings.rooms[0].packs == ("builtin",)
+    # relative paths are resolved against the config file's folder
+    assert Path(settings.rooms[0].faq) == ROOT / "bot/demo/faq.toml"
+    assert Path(settings.audit.dir) == ROOT / "audit"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ("[server]\nprot = 1\n", "server.prot", "unknown key"),
+        ("[server]\nport = 'x'\n", "server.port", "must be an integer"),
+        ("[server]\nport = 70000\n", "server.port", "between 1 and 65535"),
+        ("[[rooms]]\nplatform = 'replay'\n", "rooms[0].name", "missing value"),
+        ("[[rooms]]\nname = 'a'\n", "rooms[0].platform", "missing value"),
+        ("[[rooms]]\nname='a'\nplatform='bilibili'\n", "rooms[0].room_id", "missing value"),
+        ("[[rooms]]\nname='a'\nplatform='yy'\n", "rooms[0].platform", "must be one of"),
+        ("[[rooms]]\nname='a b'\nplatform='replay'\n", "rooms[0].name", "letters, digits"),
+        (
+            "[[rooms]]\nname='a'\nplatform='replay'\n[[rooms]]\nname='a'\nplatform='replay'\n",
+            "rooms[1].name",
+            "duplicate room name",
+        ),
+        ("[[rooms]]\nname='a'\nplatform='replay'\npacks='builtin'\n", "rooms[0].packs", "must be a list"),
+        ("[[rooms]]\nname='a'\nplatform='replay'\nfaq='nope.toml'\n", "rooms[0].faq", "file not found"),
+        ("[overlay]\nsound = 1\n", "overlay.sound", "true or false"),
+        ("rooms = 3\n", "rooms", "must be a list"),
+        ("[platforms.bilibili]\ndanmaku_scheme = 'http'\n", "platforms.bilibili.danmaku_scheme", '"ws" or "wss"'),
+    ],
+)
+def test_errors_name_file_key_and_reason(tmp_path: Path, text: str, key: str, reason: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    err = info.value
+    assert err.file == str(path)
+    assert err.key == key
+    assert reason in err.reason
+    assert str(err).startswith(f"{path}: {key}: ")
+
+
+def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(write(tmp_path, "[server\n"), environ={})
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.toml", environ={})
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes("name = 'caf\xe9'\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(bad, environ={})
+
+
+def test_secrets_from_environment_fill_empty_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, "[platforms.twitch]\nlogin = 'bot'\n[platforms.bilibili]\nsessdata = 'from-file'\n")
+    settings = load_config(
+        path, environ={"LIVEBOT_TWITCH_OAUTH_TOKEN": "abc", "LIVEBOT_BILIBILI_SESSDATA": "from-env"}
+    )
+    assert settings.platforms.twitch.oauth_token == "abc"
+    assert settings.platforms.bilibili.sessdata == "from-file"
+
+
+def test_numeric_room_id_is_kept_as_text(tmp_path: Path) -> None:
+    settings = load_config(write(tmp_path, "[[rooms]]\nname='b'\nplatform='bilibili'\nroom_id=21452505\n"), environ={})
+    assert settings.rooms[0].room_id == "21452505"
+
+
+def test_generated_tokens_are_kept_across_restarts(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server]\nstate_dir='state'\n[[rooms]]\nname='a'\nplatform='replay'\noverlay_token='given'\n")
+    first, notes = ensure_tokens(load_config(path, environ={}))
+    assert first.rooms[0].overlay_token == "given"
+    assert len(first.rooms[0].ingest_token) >= 20
+    assert first.server.admin_token
+    assert len(notes) == 2
+    second, notes2 = ensure_tokens(load_config(path, environ={}))
+    assert second.rooms[0].ingest_token == first.rooms[0].ingest_token
+    assert second.server.admin_token == first.server.admin_token
+    assert notes2 == []
+    stored = json.loads((tmp_path / "state" / "tokens.json").read_text())
+    assert stored["rooms.a.ingest_token"] == first.rooms[0].ingest_token
+
+
+def test_cli_reports_one_line_and_exit_status_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "[[rooms]]\nname='a'\nplatform='replay'\ncolour='red'\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert f"{path}: rooms[0].colour: unknown key" in proc.stderr
+    assert "Traceback" not in proc.stderr
