@@ -87,6 +87,13 @@ class BilibiliSettings:
     bili_jct: str = ""
     buvid3: str = ""
     heartbeat_seconds: float = 30.0
+    # websocket connect + auth reply must complete within this many seconds
+    connect_timeout_seconds: float = 10.0
+    # reconnect backoff: full jitter in [0, min(cap, base * 2**failures)]
+    reconnect_base_seconds: float = 1.0
+    reconnect_cap_seconds: float = 30.0
+    # longest chat line the bot's account may send (20 for ordinary accounts, 30/40 at higher levels)
+    max_message_length: int = 20
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,13 @@ class TwitchSettings:
     oauth_token: str = ""
     # moderators and the broadcaster may send 100 lines / 30 s instead of 20
     moderator: bool = False
+    # the bot PINGs the server this often and treats ping_seconds + 10 s of silence as a dead link
+    ping_seconds: float = 60.0
+    connect_timeout_seconds: float = 10.0
+    reconnect_base_seconds: float = 1.0
+    reconnect_cap_seconds: float = 30.0
+    # after the server rejects the login, wait this long before trying again (hammering can lock the account)
+    login_retry_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
