@@ -7,7 +7,7 @@ from collections.abc import Callable
 import aiohttp
 
 from bot.adapters.base import Adapter
-from bot.config import RoomSettings, Settings
+from bot.config import ConfigError, RoomSettings, Settings
 
 AdapterFactory = Callable[[RoomSettings, Settings, aiohttp.ClientSession], Adapter]
 
@@ -18,8 +18,17 @@ def _replay(room: RoomSettings, settings: Settings, http: aiohttp.ClientSession)
     return ReplayAdapter(room.name, room.recording, speed=room.speed, loop=room.loop)
 
 
+def _bilibili(room: RoomSettings, settings: Settings, http: aiohttp.ClientSession) -> Adapter:
+    from bot.adapters.bilibili import BilibiliAdapter
+
+    if not room.room_id.isdigit():
+        raise ConfigError(settings.source, f"rooms.{room.name}.room_id", "a Bilibili room id is a number")
+    return BilibiliAdapter(room, settings.platforms.bilibili, http)
+
+
 ADAPTERS: dict[str, AdapterFactory] = {
     "replay": _replay,
+    "bilibili": _bilibili,
 }
 
 

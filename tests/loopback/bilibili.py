@@ -158,7 +158,7 @@ class BilibiliLoopback:
     def authed_conns(self) -> list[Conn]:
         return [c for c in self.conns if c.authed.is_set() and not c.ws.closed]
 
-    async def wait_authed(self, count: int, timeout: float = 10.0) -> Conn:
+    async def wait_authed(self, count: int, within: float = 10.0) -> Conn:
         """Wait until ``count`` connections in total have authenticated; returns the latest."""
 
         async def done() -> Conn:
@@ -166,7 +166,7 @@ class BilibiliLoopback:
                 await self._auths.wait_for(lambda: sum(c.authed.is_set() for c in self.conns) >= count)
             return [c for c in self.conns if c.authed.is_set()][-1]
 
-        return await asyncio.wait_for(done(), timeout)
+        return await asyncio.wait_for(done(), within)
 
     async def send(self, data: bytes, conn: Conn | None = None) -> None:
         conn = conn or self.authed_conns[-1]
@@ -309,3 +309,67 @@ class BilibiliLoopback:
                 self._auths.notify_all()
         else:
             await conn.ws.close()
+
+
+# --- realistic commands (field layout of the public protocol notes) --------------------------------
+
+
+def danmu(
+    uid: int,
+    name: str,
+    text: str,
+    *,
+    medal: tuple[int, str] | None = None,
+    level: int = 12,
+    guard: int = 0,
+    admin: bool = False,
+    emoticon: bool = False,
+    reply_uname: str = "",
+    id_str: str | None = None,
+    ts_ms: int | None = None,
+) -> dict[str, Any]:
+    """A DANMU_MSG as the web client receives it (with the ``:4:0:2:2:2:0`` suffix)."""
+    ts_ms = ts_ms or int(time.time() * 1000)
+    id_str = id_str or secrets.token_hex(17)
+    extra = {
+        "send_from_me": False, "mode": 0, "color": 16777215, "dm_type": 1 if emoticon else 0, "font_size": 25,
+        "player_mode": 1, "show_player_type": 0, "content": text, "user_hash": "2402762465",
+        "emoticon_unique": "upower_[官方_哈哈]" if emoticon else "", "bulge_display": 0, "recommend_score": 3,
+        "main_state_dm_color": "", "objective_state_dm_color": "", "direction": 0, "pk_direction": 0,
+        "quartet_direction": 0, "anniversary_crowd": 0, "yeah_space_type": "", "yeah_space_url": "",
+        "jump_to_url": "", "space_type": "", "space_url": "", "animation": {}, "emots": None,
+        "is_audited": False, "id_str": id_str, "icon": None, "show_reply": True, "reply_mid": 0,
+        "reply_uname": reply_uname, "reply_uname_color": "", "reply_is_mystery": False, "hit_combo": 0,
+    }  # fmt: skip
+    user = {
+        "uid": uid,
+        "base": {"name": name, "face": "https://i0.hdslb.com/bfs/face/member/noface.jpg", "name_color": 0,
+                 "is_mystery": False, "risk_ctrl_info": None, "origin_info": {"name": name, "face": ""},
+                 "official_info": {"role": 0, "title": "", "desc": "", "type": -1}, "name_color_str": ""},
+        "medal": None if medal is None else {"name": medal[1], "level": medal[0], "color_start": 6067854,
+                                             "color_end": 6067854, "color_border": 6067854, "ruid": 1001},
+        "wealth": None, "title": {"old_title_css_id": "", "title_css_id": ""}, "guard": None,
+        "uhead_frame": None, "guard_leader": {"is_guard_leader": False},
+    }  # fmt: skip
+    meta = [0, 1, 25, 16777215, ts_ms, -1566113955, 0, "a53e47f1", 0, 0, 0, "", 1 if emoticon else 0,
+            "{}", "{}", {"extra": json.dumps(extra, ensure_ascii=False), "mode": 0, "show_player_type": 0,
+                         "user": user},
+            {"activity_identity": "", "activity_source": 0, "not_show": 0}, 0, None]  # fmt: skip
+    medal_arr: list[Any] = [] if medal is None else [medal[0], medal[1], "主播", 7700001, 6067854, "", 0,
+                                                     6067854, 6067854, 6067854, 0, 1, 1001]  # fmt: skip
+    info = [meta, text, [uid, name, 1 if admin else 0, 0, 0, 10000, 1, ""], medal_arr,
+            [level, 0, 9868950, ">50000", 0], ["", ""], 0, guard, None,
+            {"ts": ts_ms // 1000, "ct": "DD2DB7A1"}, 0, 0, None, None, 0, 105, [21], None]  # fmt: skip
+    return {"cmd": "DANMU_MSG:4:0:2:2:2:0", "dm_v2": "", "info": info}
+
+
+def send_gift(uid: int, name: str, gift: str, num: int = 1, price: int = 100, coin_type: str = "gold") -> dict:
+    return {
+        "cmd": "SEND_GIFT",
+        "data": {
+            "action": "投喂", "batch_combo_id": "", "coin_type": coin_type, "giftId": 31036, "giftName": gift,
+            "giftType": 0, "guard_level": 0, "medal_info": {"medal_level": 5, "medal_name": "青禾"},
+            "num": num, "price": price, "rnd": "1699999999", "tid": "1699999999110", "timestamp": 1699999999,
+            "total_coin": price * num, "uid": uid, "uname": name,
+        },
+    }  # fmt: skip

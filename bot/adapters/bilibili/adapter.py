@@ -43,9 +43,7 @@ log = logging.getLogger(__name__)
 # What the web client sends as its heartbeat body.
 HEARTBEAT = encode(Op.HEARTBEAT, b"[object Object]", proto=Proto.RAW)
 RECEIVE_GRACE = 5.0  # no data for heartbeat + this many seconds = a dead connection
-SETUP_EVERY_FAILURES = (
-    3  # re-run the set-up after this many failed connections in a row (at least one per host)
-)
+SETUP_EVERY_FAILURES = 3  # re-run the set-up after this many failed connections in a row (at least one per host)
 DEGRADED_RETRY_SECONDS = 60.0  # while on the anonymous fallback, try the full set-up again this often
 SEND_TOO_FAST = 10031
 SEND_RETRY_AFTER = 5.0
@@ -84,9 +82,7 @@ class BilibiliAdapter(Adapter):
         self.limits = DEFAULT_LIMITS
         #: no data for heartbeat_seconds + this long = a dead connection
         self.receive_grace = RECEIVE_GRACE
-        self._setup = RoomSetup(
-            self.room_id, settings, http, anchor_uid=room.anchor_uid or None, room_name=room.name
-        )
+        self._setup = RoomSetup(self.room_id, settings, http, anchor_uid=room.anchor_uid or None, room_name=room.name)
         self._parser = CommandParser(room.name, anchor_uid=room.anchor_uid or None)
         self._backoff = Backoff(base=settings.reconnect_base_seconds, cap=settings.reconnect_cap_seconds)
         self._plan: RoomPlan | None = None
@@ -119,9 +115,10 @@ class BilibiliAdapter(Adapter):
         self._wake = asyncio.Event()
         try:
             while not self._closed:
-                st = self.status("connecting" if self.connections == 0 else "reconnecting")
-                if st:
-                    yield st
+                if self._last_state is None:
+                    st = self.status("connecting")
+                    if st:
+                        yield st
                 if self._need_setup or (
                     self._plan is not None
                     and self._plan.degraded
@@ -146,6 +143,7 @@ class BilibiliAdapter(Adapter):
                 self._host_index += 1
                 if self._failures % max(SETUP_EVERY_FAILURES, len(self._plan.urls)) == 0:
                     self._need_setup = True
+                log.debug("room %s: connection to %s ended: %s", self.room, url, reason)
                 st = self.status("reconnecting", f"{url}: {reason}")
                 if st:
                     yield st
@@ -159,7 +157,7 @@ class BilibiliAdapter(Adapter):
     async def _run_setup(self) -> None:
         plan = await self._setup.run()
         self._plan, self._need_setup, self._setup_at = plan, False, time.monotonic()
-        self._host_index = 0
+        self._host_index = self._failures = 0
         self.self_user_id = str(plan.uid) if plan.uid else None
         self._parser.anchor_uid = plan.anchor_uid
         self._parser.bot_uid = self.self_user_id
@@ -314,9 +312,7 @@ class BilibiliAdapter(Adapter):
             if reply_to is not None and reply_to.id.isdigit() and reply_to.id != "0":
                 form["reply_mid"] = reply_to.id
             cookie = "; ".join(
-                f"{k}={v}"
-                for k, v in (("SESSDATA", s.sessdata), ("bili_jct", s.bili_jct), ("buvid3", s.buvid3))
-                if v
+                f"{k}={v}" for k, v in (("SESSDATA", s.sessdata), ("bili_jct", s.bili_jct), ("buvid3", s.buvid3)) if v
             )
             headers = {
                 "User-Agent": s.user_agent,

@@ -69,9 +69,7 @@ class Packet:
     body: bytes
 
 
-def encode(
-    op: int, body: bytes | str | dict[str, Any] = b"", *, proto: int = Proto.RAW, seq: int = 1
-) -> bytes:
+def encode(op: int, body: bytes | str | dict[str, Any] = b"", *, proto: int = Proto.RAW, seq: int = 1) -> bytes:
     """One packet. ``body`` may be bytes, text, or a dict sent as compact JSON."""
     if isinstance(body, dict):
         body = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
@@ -102,6 +100,8 @@ def split_packets(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT
             raise FrameError(f"packet claims {packet_len} bytes but only {end - pos} are left")
         out.append(Packet(proto, op, seq, bytes(view[pos + header_len : pos + packet_len])))
         pos += packet_len
+        if op == Op.HEARTBEAT_REPLY and 0 < end - pos < HEADER_LEN:
+            break  # the server echoes our heartbeat body after its reply, outside packet_len
     return out
 
 
@@ -180,7 +180,9 @@ class Reassembler:
     """Turns a stream of websocket messages into whole top-level packets.
 
     The server normally sends whole packets per message, but a packet split across two messages,
-    or several packets joined in one, must decode the same. A header that cannot be right (bad
+    or several packets joined in one, must decode the same. A heartbeat reply is followed, outside
+    its ``packet_len``, by the echo of our heartbeat body (as the recorded frames show): a tail
+    shorter than a header after it is dropped, as other clients do. A header that cannot be right (bad
     lengths, over the size limit) means the stream is out of step: the buffered bytes are dropped
     and ``FrameError`` raised after every good packet before it was yielded; the next message
     starts afresh.
@@ -216,4 +218,6 @@ class Reassembler:
                 return
             body = bytes(self._buf[start + header_len : start + packet_len])
             self._pos = start + packet_len  # consumed before the yield: each packet comes out exactly once
+            if op == Op.HEARTBEAT_REPLY and 0 < len(self._buf) - self._pos < HEADER_LEN:
+                self._pos = len(self._buf)  # the echoed heartbeat body that ends the message
             yield Packet(proto, op, seq, body)

@@ -250,14 +250,10 @@ class RoomSetup:
         d = data.get("data") if isinstance(data.get("data"), dict) else {}
         real, uid = d.get("room_id"), d.get("uid")
         if data["code"] != 0 or not isinstance(real, int) or real <= 0:
-            raise SetupError(
-                f"get_info: code {data['code']}: {str(data.get('message', ''))[:80]}", data["code"]
-            )
+            raise SetupError(f"get_info: code {data['code']}: {str(data.get('message', ''))[:80]}", data["code"])
         return real, (str(uid) if isinstance(uid, int) and uid > 0 else None)
 
-    async def _danmu_info(
-        self, real_id: int, mixin: str, buvid: tuple[str, str]
-    ) -> tuple[str, tuple[str, ...]]:
+    async def _danmu_info(self, real_id: int, mixin: str, buvid: tuple[str, str]) -> tuple[str, tuple[str, ...]]:
         query = wbi_query({"id": real_id, "type": 0, "web_location": "444.8"}, mixin, int(time.time()))
         data = await self._get(
             f"{self.settings.live_api_base}/xlive/web-room/v1/index/getDanmuInfo?{query}",
@@ -266,9 +262,7 @@ class RoomSetup:
         d = data.get("data") if isinstance(data.get("data"), dict) else {}
         token, hosts = d.get("token"), d.get("host_list")
         if data["code"] != 0 or not isinstance(token, str) or not isinstance(hosts, list):
-            raise SetupError(
-                f"getDanmuInfo: code {data['code']}: {str(data.get('message', ''))[:80]}", data["code"]
-            )
+            raise SetupError(f"getDanmuInfo: code {data['code']}: {str(data.get('message', ''))[:80]}", data["code"])
         scheme = self.settings.danmaku_scheme
         port_key = "wss_port" if scheme == "wss" else "ws_port"
         urls: list[str] = []
@@ -308,9 +302,7 @@ class RoomSetup:
             try:
                 plan = await self._attempt()
             except RiskControl:
-                log.warning(
-                    "room %s: Bilibili risk control (-352); refreshing WBI keys and device cookies", self.name
-                )
+                log.warning("room %s: Bilibili risk control (-352); refreshing WBI keys and device cookies", self.name)
                 self._forget_keys()
                 plan = await self._attempt()
         except asyncio.CancelledError:
