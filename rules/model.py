@@ -1,0 +1,89 @@
+"""Value types of the compliance engine: rules as loaded, hits as reported, pack errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SEVERITIES = ("block", "warn", "info")
+SCOPES = ("speech", "chat", "title")
+
+
+@dataclass(frozen=True)
+class PackError:
+    """A problem in one rule pack. The rule (or the whole file, when rule is None) is skipped."""
+
+    file: str
+    rule: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: rule {self.rule!r}" if self.rule else self.file
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A regular expression over normalized text, for what a phrase list cannot say (加我微信)."""
+
+    regex: str  # as written in the pack, with <word> macros
+    phrase: str  # canonical phrase reported for a match
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    severity: str
+    basis: str
+    suggestion: str
+    phrases: tuple[str, ...] = ()
+    patterns: tuple[Pattern, ...] = ()
+    allow: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset(SCOPES)
+    negation: bool = False  # a negated mention (不能治疗, 不要私下转账) is innocent
+    unless: tuple[str, ...] = ()  # words anywhere in the utterance that make it a warning, not an offer
+    boundary: bool = False  # the match must start and end on jieba word boundaries
+    source: str = ""  # pack file the rule came from
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: str
+    phrase: str
+    category: str
+    severity: str
+    start: int
+    end: int
+    matched: str
+    basis: str
+    suggestion: str
+
+    def to_dict(self) -> dict[str, object]:
+        """Exactly the object of the `livebot rules scan` contract."""
+        return {
+            "rule": self.rule,
+            "phrase": self.phrase,
+            "category": self.category,
+            "severity": self.severity,
+            "start": self.start,
+            "end": self.end,
+            "matched": self.matched,
+            "basis": self.basis,
+            "suggestion": self.suggestion,
+        }
+
+
+@dataclass(frozen=True)
+class StreamHit:
+    hit: Hit  # start/end index into .text
+    text: str  # the utterance the offsets index into (tail of the previous final + this one when split)
+    segment: str
+
+
+@dataclass
+class PackSet:
+    """What loading produced: rules by id (later packs override earlier ones), variants, errors."""
+
+    rules: dict[str, Rule] = field(default_factory=dict)
+    variants: dict[str, list[str]] = field(default_factory=dict)
+    errors: list[PackError] = field(default_factory=list)
