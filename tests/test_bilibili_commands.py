@@ -34,9 +34,17 @@ def parser() -> CommandParser:
 
 def test_danmu_msg_fields(parser: CommandParser) -> None:
     payload = danmu(
-        555, "小红", "有优惠券吗", medal=(21, "青禾"), level=17, guard=3, admin=True, reply_uname="小明",
-        id_str="abc123", ts_ms=1_700_000_000_123,
-    )  # fmt: skip
+        555,
+        "小红",
+        "有优惠券吗",
+        medal=(21, "青禾"),
+        level=17,
+        guard=3,
+        admin=True,
+        reply_uname="小明",
+        id_str="abc123",
+        ts_ms=1_700_000_000_123,
+    )
     [ev] = parser.parse(payload)
     assert isinstance(ev, ChatMessage)
     assert (ev.room, ev.platform, ev.text, ev.msg_id, ev.reply_to) == (
@@ -76,13 +84,33 @@ def test_gifts_guard_super_chat(parser: CommandParser) -> None:
     assert (gift.gift_name, gift.count, gift.price, gift.paid) == ("小花花", 10, pytest.approx(1.0), True)
     [free] = parser.parse(send_gift(9, "观众", "辣条", num=3, price=100, coin_type="silver"))
     assert free.price == 0.0 and not free.paid  # type: ignore[attr-defined]
-    guard = {"cmd": "GUARD_BUY", "data": {"uid": 9, "username": "观众", "guard_level": 3, "num": 2,
-                                          "price": 198000, "gift_name": "舰长", "start_time": 1700000000}}  # fmt: skip
+    guard = {
+        "cmd": "GUARD_BUY",
+        "data": {
+            "uid": 9,
+            "username": "观众",
+            "guard_level": 3,
+            "num": 2,
+            "price": 198000,
+            "gift_name": "舰长",
+            "start_time": 1700000000,
+        },
+    }
     [g] = parser.parse(guard)
     assert isinstance(g, GuardBuy) and (g.level, g.months, g.price, g.text) == (3, 2, 396.0, "舰长")
-    sc = {"cmd": "SUPER_CHAT_MESSAGE", "data": {"id": 8123, "uid": 9, "message": "主播能便宜点吗", "price": 30,
-          "time": 60, "start_time": 1700000000, "user_info": {"uname": "观众", "guard_level": 0, "user_level": 5},
-          "medal_info": {"medal_name": "青禾", "medal_level": 3}}}  # fmt: skip
+    sc = {
+        "cmd": "SUPER_CHAT_MESSAGE",
+        "data": {
+            "id": 8123,
+            "uid": 9,
+            "message": "主播能便宜点吗",
+            "price": 30,
+            "time": 60,
+            "start_time": 1700000000,
+            "user_info": {"uname": "观众", "guard_level": 0, "user_level": 5},
+            "medal_info": {"medal_name": "青禾", "medal_level": 3},
+        },
+    }
     [s] = parser.parse(sc)
     assert isinstance(s, SuperChat) and (s.sc_id, s.price, s.duration, s.text) == ("8123", 30.0, 60, "主播能便宜点吗")
     [d] = parser.parse({"cmd": "SUPER_CHAT_MESSAGE_DELETE", "data": {"ids": [8123, "8124"]}})
@@ -90,9 +118,16 @@ def test_gifts_guard_super_chat(parser: CommandParser) -> None:
 
 
 def test_interact_word_and_v2_deduplicated(parser: CommandParser) -> None:
-    v1 = {"cmd": "INTERACT_WORD", "data": {"uid": 295083322, "uname": "楠木Hotaru", "msg_type": 1,
-                                            "timestamp": 1786116094, "fans_medal": {"medal_name": "泛团",
-                                                                                     "medal_level": 22}}}  # fmt: skip
+    v1 = {
+        "cmd": "INTERACT_WORD",
+        "data": {
+            "uid": 295083322,
+            "uname": "楠木Hotaru",
+            "msg_type": 1,
+            "timestamp": 1786116094,
+            "fans_medal": {"medal_name": "泛团", "medal_level": 22},
+        },
+    }
     [ev] = parser.parse(v1)
     assert isinstance(ev, Enter) and ev.kind == "enter" and ev.user.medal == Medal("泛团", 22)  # type: ignore[union-attr]
     # A recorded INTERACT_WORD_V2 (bilibili-api documentation); it is the same enter as v1 above.
@@ -187,11 +222,25 @@ json_values = st.recursive(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.sampled_from(["DANMU_MSG", "SEND_GIFT", "SUPER_CHAT_MESSAGE", "SUPER_CHAT_MESSAGE_DELETE", "GUARD_BUY",
-                     "INTERACT_WORD", "INTERACT_WORD_V2", "WARNING", "CUT_OFF", "LOG_IN_NOTICE", "LIVE", "X"]),
+    st.sampled_from(
+        [
+            "DANMU_MSG",
+            "SEND_GIFT",
+            "SUPER_CHAT_MESSAGE",
+            "SUPER_CHAT_MESSAGE_DELETE",
+            "GUARD_BUY",
+            "INTERACT_WORD",
+            "INTERACT_WORD_V2",
+            "WARNING",
+            "CUT_OFF",
+            "LOG_IN_NOTICE",
+            "LIVE",
+            "X",
+        ]
+    ),
     json_values,
     json_values,
-)  # fmt: skip
+)
 def test_fuzz_commands_only_raise_command_error(cmd: str, data: object, info: object) -> None:
     parser = CommandParser("r", anchor_uid="1")
     try:

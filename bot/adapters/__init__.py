@@ -26,9 +26,18 @@ def _bilibili(room: RoomSettings, settings: Settings, http: aiohttp.ClientSessio
     return BilibiliAdapter(room, settings.platforms.bilibili, http)
 
 
+def _twitch(room: RoomSettings, settings: Settings, http: aiohttp.ClientSession) -> Adapter:
+    from bot.adapters.twitch import CHANNEL_RE, TwitchAdapter
+
+    if not CHANNEL_RE.match(room.room_id.strip().lstrip("#").lower()):
+        raise ConfigError(settings.source, f"rooms.{room.name}.room_id", "a Twitch channel login (letters, digits, _)")
+    return TwitchAdapter(room, settings.platforms.twitch, http)
+
+
 ADAPTERS: dict[str, AdapterFactory] = {
     "replay": _replay,
     "bilibili": _bilibili,
+    "twitch": _twitch,
 }
 
 

@@ -241,8 +241,12 @@ class BilibiliLoopback:
         self.tokens.add(token)
         hosts = [{"host": "127.0.0.1", "port": self.port, "wss_port": self.port, "ws_port": self.port}]
         if self.refusing_host_first:
-            refused = {"host": "127.0.0.1", "port": self.refused_port, "wss_port": self.refused_port,
-                       "ws_port": self.refused_port}  # fmt: skip
+            refused = {
+                "host": "127.0.0.1",
+                "port": self.refused_port,
+                "wss_port": self.refused_port,
+                "ws_port": self.refused_port,
+            }
             hosts.insert(0, refused)
         return web.json_response({"code": 0, "message": "0", "data": {"token": token, "host_list": hosts}})
 
