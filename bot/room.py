@@ -15,11 +15,10 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from rules import RuleEngine, StreamHit
-
 from bot.audit import AuditLog
 from bot.bus.base import Bus
 from bot.events import AnchorSpeech, ChatMessage, Event, Warning
+from rules import Hit, RuleEngine, SpeechStream
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ class RoomPipeline:
         self.responder = responder
         self.bot_user_ids = bot_user_ids
         self._engine: RuleEngine | None = None
-        self._streams: dict[str, object] = {}
+        self._streams: dict[str, SpeechStream] = {}
         self.counters = {"events": 0, "warnings": 0, "errors": 0}
 
     async def emit(self, event: Event) -> Event:
@@ -74,13 +73,15 @@ class RoomPipeline:
     async def _route(self, event: Event) -> None:
         published = await self.emit(event)
         if isinstance(event, AnchorSpeech):
-            await self._check_speech(published)  # type: ignore[arg-type]
+            assert isinstance(published, AnchorSpeech)
+            await self._check_speech(published)
         elif isinstance(event, ChatMessage):
             user = event.user
             if user is not None and (user.id in self.bot_user_ids or "bot" in user.roles):
                 return  # our own replies echoed back by the platform
             if user is not None and user.is_anchor:
-                await self._check_chat(published)  # type: ignore[arg-type]
+                assert isinstance(published, ChatMessage)
+                await self._check_chat(published)
             elif self.responder is not None and event.text:
                 await self.responder.handle(event)
 
@@ -92,7 +93,7 @@ class RoomPipeline:
             self._streams.clear()
         return engine
 
-    def _stream(self, engine: RuleEngine, key: str):  # type: ignore[no-untyped-def]
+    def _stream(self, engine: RuleEngine, key: str) -> SpeechStream:
         stream = self._streams.get(key)
         if stream is None:
             stream = self._streams[key] = engine.stream(scope="speech")
@@ -102,8 +103,7 @@ class RoomPipeline:
         engine = self._engine_now()
         # one stream per speech source, so two caption feeds never splice each other's words
         stream = self._stream(engine, speech.source or "default")
-        hits: list[StreamHit] = stream.feed(speech.segment, speech.text, speech.final)  # type: ignore[attr-defined]
-        for sh in hits:
+        for sh in stream.feed(speech.segment, speech.text, speech.final):
             await self._warn(sh.hit, sh.text, speech, scope="speech", segment=sh.segment)
 
     async def _check_chat(self, msg: ChatMessage) -> None:
@@ -111,7 +111,7 @@ class RoomPipeline:
         for hit in engine.scan(msg.text, scope="chat"):
             await self._warn(hit, msg.text, msg, scope="chat", segment="")
 
-    async def _warn(self, hit, utterance: str, source: Event, *, scope: str, segment: str) -> None:  # type: ignore[no-untyped-def]
+    async def _warn(self, hit: Hit, utterance: str, source: Event, *, scope: str, segment: str) -> None:
         self.counters["warnings"] += 1
         await self.emit(
             Warning(

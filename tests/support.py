@@ -33,7 +33,12 @@ def free_port() -> int:
 def make_settings(tmp_path: Path, rooms: list[dict[str, Any]], **sections: Any) -> Settings:
     """Settings for a test: state and audit under tmp_path, fixed tokens unless a room names its own."""
     data: dict[str, Any] = {
-        "server": {"host": "127.0.0.1", "port": free_port(), "state_dir": str(tmp_path / "state"), "admin_token": "admin"},
+        "server": {
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "state_dir": str(tmp_path / "state"),
+            "admin_token": "admin",
+        },
         "audit": {"dir": str(tmp_path / "audit")},
         "rooms": [{"overlay_token": "overlay-" + r["name"], "ingest_token": "ingest-" + r["name"], **r} for r in rooms],
     }

@@ -77,9 +77,7 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
 
 def test_secrets_from_environment_fill_empty_keys(tmp_path: Path) -> None:
     path = write(tmp_path, "[platforms.twitch]\nlogin = 'bot'\n[platforms.bilibili]\nsessdata = 'from-file'\n")
-    settings = load_config(
-        path, environ={"LIVEBOT_TWITCH_OAUTH_TOKEN": "abc", "LIVEBOT_BILIBILI_SESSDATA": "from-env"}
-    )
+    settings = load_config(path, environ={"LIVEBOT_TWITCH_OAUTH_TOKEN": "abc", "LIVEBOT_BILIBILI_SESSDATA": "from-env"})
     assert settings.platforms.twitch.oauth_token == "abc"
     assert settings.platforms.bilibili.sessdata == "from-file"
 
@@ -90,7 +88,9 @@ def test_numeric_room_id_is_kept_as_text(tmp_path: Path) -> None:
 
 
 def test_generated_tokens_are_kept_across_restarts(tmp_path: Path) -> None:
-    path = write(tmp_path, "[server]\nstate_dir='state'\n[[rooms]]\nname='a'\nplatform='replay'\noverlay_token='given'\n")
+    path = write(
+        tmp_path, "[server]\nstate_dir='state'\n[[rooms]]\nname='a'\nplatform='replay'\noverlay_token='given'\n"
+    )
     first, notes = ensure_tokens(load_config(path, environ={}))
     assert first.rooms[0].overlay_token == "given"
     assert len(first.rooms[0].ingest_token) >= 20

@@ -19,17 +19,23 @@ from bot.events import (
     event_from_dict,
 )
 
-HOSTILE = User(id="42", name='<img src=x onerror=alert(1)>\u202e"', roles=("vip",), level=21, medal=Medal("粉丝团", 12), guard=3)
+HOSTILE = User(
+    id="42", name='<img src=x onerror=alert(1)>\u202e"', roles=("vip",), level=21, medal=Medal("粉丝团", 12), guard=3
+)
 
 
 @pytest.mark.parametrize(
     "event",
     [
-        ChatMessage(room="r", platform="bilibili", user=HOSTILE, text="<script>alert(1)</script>\x00怎么退货", msg_id="m1"),
+        ChatMessage(
+            room="r", platform="bilibili", user=HOSTILE, text="<script>alert(1)</script>\x00怎么退货", msg_id="m1"
+        ),
         AnchorSpeech(room="r", text="全网最低价", segment="s1", final=False, source="ingest"),
         Gift(room="r", user=HOSTILE, gift_name="小心心", count=3, price=0.3),
         Warning(room="r", rule="absolute.lowest_price", phrase="全网最低价", start=0, end=5, severity="block"),
-        FaqReply(room="r", faq_id="return", askers=(HOSTILE, User(id="7", name="b")), action="held", reason="faq_cooldown"),
+        FaqReply(
+            room="r", faq_id="return", askers=(HOSTILE, User(id="7", name="b")), action="held", reason="faq_cooldown"
+        ),
     ],
 )
 def test_json_round_trip(event) -> None:  # type: ignore[no-untyped-def]
