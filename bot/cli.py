@@ -140,9 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--state-dir", default="var/demo", help="where the demo keeps its audit log and tokens")
     demo.set_defaults(func=cmd_demo)
 
-    from rules import cli as rules_cli
-
     from bot.faq import cli as faq_cli
+    from rules import cli as rules_cli
 
     rules_cli.register(sub)
     faq_cli.register(sub)

@@ -17,7 +17,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from rules import RuleEngine
 
 from bot.adapters import create_adapter
 from bot.adapters.base import Adapter
@@ -28,6 +27,7 @@ from bot.config import RoomSettings, Settings
 from bot.events import Event, RoomStatus, User
 from bot.faq import FaqResponder, FaqStore
 from bot.room import RoomPipeline
+from rules import RuleEngine
 
 log = logging.getLogger(__name__)
 
