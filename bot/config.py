@@ -23,6 +23,7 @@ from typing import Any
 
 PLATFORMS = ("bilibili", "twitch", "replay")
 ROOM_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TWITCH_CHANNEL_RE = re.compile(r"^[a-z0-9_]{1,25}$")
 
 
 class ConfigError(Exception):
@@ -274,6 +275,14 @@ def _check_rooms(settings: Settings, file: str) -> None:
             raise ConfigError(file, f"{key}.platform", f"must be one of {', '.join(PLATFORMS)}, not {room.platform!r}")
         if room.platform in ("bilibili", "twitch") and not room.room_id:
             raise ConfigError(file, f"{key}.room_id", f"missing value (a {room.platform} room needs one)")
+        if room.platform == "bilibili" and not room.room_id.isdigit():
+            raise ConfigError(file, f"{key}.room_id", f"a Bilibili room id is a number, not {room.room_id!r}")
+        if room.platform == "twitch" and not TWITCH_CHANNEL_RE.match(room.room_id.strip().lstrip("#").lower()):
+            raise ConfigError(
+                file, f"{key}.room_id", f"must be a Twitch channel login (letters, digits, _), not {room.room_id!r}"
+            )
+        if room.platform == "replay" and not room.recording:
+            raise ConfigError(file, f"{key}.recording", "missing value (a replay room plays a recording)")
         if room.speed <= 0:
             raise ConfigError(file, f"{key}.speed", "must be greater than 0")
         if room.faq and not (base / room.faq).expanduser().exists() and not Path(room.faq).expanduser().exists():

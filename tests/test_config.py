@@ -40,14 +40,21 @@ def test_example_config_loads() -> None:
         ("[[rooms]]\nname = 'a'\n", "rooms[0].platform", "missing value"),
         ("[[rooms]]\nname='a'\nplatform='bilibili'\n", "rooms[0].room_id", "missing value"),
         ("[[rooms]]\nname='a'\nplatform='yy'\n", "rooms[0].platform", "must be one of"),
-        ("[[rooms]]\nname='a b'\nplatform='replay'\n", "rooms[0].name", "letters, digits"),
+        ("[[rooms]]\nname='a'\nplatform='bilibili'\nroom_id='abc'\n", "rooms[0].room_id", "is a number"),
+        ("[[rooms]]\nname='a'\nplatform='twitch'\nroom_id='no spaces'\n", "rooms[0].room_id", "channel login"),
+        ("[[rooms]]\nname='a'\nplatform='replay'\n", "rooms[0].recording", "missing value"),
+        ("[[rooms]]\nname='a b'\nplatform='replay'\nrecording='x'\n", "rooms[0].name", "letters, digits"),
         (
-            "[[rooms]]\nname='a'\nplatform='replay'\n[[rooms]]\nname='a'\nplatform='replay'\n",
+            "[[rooms]]\nname='a'\nplatform='replay'\nrecording='x'\n[[rooms]]\nname='a'\nplatform='replay'\nrecording='x'\n",
             "rooms[1].name",
             "duplicate room name",
         ),
-        ("[[rooms]]\nname='a'\nplatform='replay'\npacks='builtin'\n", "rooms[0].packs", "must be a list"),
-        ("[[rooms]]\nname='a'\nplatform='replay'\nfaq='nope.toml'\n", "rooms[0].faq", "file not found"),
+        (
+            "[[rooms]]\nname='a'\nplatform='replay'\nrecording='x'\npacks='builtin'\n",
+            "rooms[0].packs",
+            "must be a list",
+        ),
+        ("[[rooms]]\nname='a'\nplatform='replay'\nrecording='x'\nfaq='nope.toml'\n", "rooms[0].faq", "file not found"),
         ("[overlay]\nsound = 1\n", "overlay.sound", "true or false"),
         ("rooms = 3\n", "rooms", "must be a list"),
         ("[platforms.bilibili]\ndanmaku_scheme = 'http'\n", "platforms.bilibili.danmaku_scheme", '"ws" or "wss"'),
@@ -89,7 +96,8 @@ def test_numeric_room_id_is_kept_as_text(tmp_path: Path) -> None:
 
 def test_generated_tokens_are_kept_across_restarts(tmp_path: Path) -> None:
     path = write(
-        tmp_path, "[server]\nstate_dir='state'\n[[rooms]]\nname='a'\nplatform='replay'\noverlay_token='given'\n"
+        tmp_path,
+        "[server]\nstate_dir='state'\n[[rooms]]\nname='a'\nplatform='replay'\nrecording='x'\noverlay_token='given'\n",
     )
     first, notes = ensure_tokens(load_config(path, environ={}))
     assert first.rooms[0].overlay_token == "given"
