@@ -129,6 +129,9 @@ class ReplySettings:
     # at most this many chat lines per room per window
     room_rate: int = 1
     room_window: float = 3.0
+    # a held-back FAQ reply (merged askers, or waiting for the room rate) still unsent this many
+    # seconds after it became due is dropped: by then the chat has moved on
+    max_delay: float = 30.0
 
 
 @dataclass(frozen=True)

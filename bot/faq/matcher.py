@@ -1,0 +1,461 @@
+"""Rank FAQ entries for a viewer message, or abstain.
+
+Every entry is indexed as *phrases*: each part of its question, each example, each keyword, plus a
+bag of all its words (the answer's words count for less). A message and a phrase are compared word
+by word after normalization (``normalize.py``): a message word is *covered* by a phrase when the
+phrase has the same word (1.0), a homophone of it (0.85), a word of the same class (广州 ~ 北京,
+0.75), or part of it (退 in 退货, a shared character pair of an unknown word: 0.5-0.8).
+
+Words are weighted: content words by how rare they are among the FAQ's entries (BM25-style idf);
+words the FAQ never uses by how rare they are in general Chinese (jieba's word counts), so an unknown
+花呗 or 孕妇 weighs a lot and an unknown 就是 little; question words and particles weigh little.
+
+    coverage of the message  = weighted share of the message's words the phrase covers
+    coverage of the phrase   = weighted share of the phrase's words the message covers
+    phrase score = cov_msg ** 0.7 * cov_phrase ** 0.3     (what the viewer asked must be explained)
+    entry score  = 0.75 * best phrase + 0.25 * cov_msg over the entry's bag of words
+
+The best entry is the answer when its score clears the threshold for the gate's kind (a message with
+no question cue needs a higher score) and beats the runner-up by the margin; otherwise: abstain.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bot.faq.faqfile import FaqEntry
+from bot.faq.gate import KEYWORD, QUESTION, STATEMENT, GateResult, QuestionGate
+from bot.faq.normalize import FUNCTION_CHARS, Analysis, Analyzer, is_cjk, pinyin_key
+from bot.faq.vocab import Vocabulary, shipped_tables
+
+Q_EXP = 0.5
+PRODUCT_CLASS = "商品"  # naming the product is context: 饼干全碎了 asks about damage, not biscuits
+PROBLEM_BOOST = 1.6  # the word that made a message a problem report or request is what it is about
+# question words carry a little meaning (多久 vs 哪里) but never make a match on their own
+QUESTION_WORDS = frozenset(
+    "怎么 怎么办 什么 什么时候 多久 哪里 哪个 多少 有没有 能 吗 呢 请问"
+    " 是不是 会不会 要不要 还是 为什么 几 谁".split()
+)
+FUNCTION_WORDS = frozenset(
+    "一下 一个 那个 这个 这样 那样 就是 还是 可以 需要 我们 你们 他们 自己 东西"
+    " 时候 现在 一直 已经 没有 不是 是不是 如果 然后 因为 所以 但是 而且 的话"
+    " 一点 有点 一些 哪些"
+    " the a an to of i you it is are do does be my me for and or in on at this that"
+    # urgency is how it is asked, not what
+    " 急 急用 着急 急需 赶紧 快点 速度 还有"
+    # when something happened is context, not what is asked
+    " 昨天 今天 明天 后天 前天 刚才 刚刚 上次 这次 下次 之前 以前 以后 现在"
+    " 早上 晚上 中午 下午 上午 今晚 周末 最近".split()
+)
+# 三包, 两袋, 一个, 3天: how many of something is context, not what is asked
+_COUNT_RE = re.compile(
+    r"^[0-9一二两三四五六七八九十百几半多]+[个包袋件盒瓶箱份只条块次天年月号斤克套双张台]?$"
+)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    question: float = 0.50  # least score to answer a message with a question cue
+    keyword: float = 0.62  # least score to answer a message with no cue (取消订单)
+    margin: float = 0.06  # least lead over the runner-up entry
+    min_content: float = 0.5  # least weight of matched content words (question words alone never answer)
+
+
+@dataclass(frozen=True, slots=True)
+class FaqMatch:
+    """The matcher's verdict on one message. ``faq_id`` None = abstain (or not a question at all)."""
+
+    faq_id: str | None
+    score: float
+    entry: FaqEntry | None
+    runner_up: str | None = None
+    runner_up_score: float = 0.0
+    best_id: str | None = None  # the best entry even when abstaining (for ops: "almost matched")
+    gate: str = QUESTION  # question | keyword | statement
+    reason: str = ""  # why no answer: statement, no_content, below_threshold, ambiguous
+    why: str = ""
+    matched: tuple[str, ...] = ()
+    unmatched: tuple[str, ...] = ()
+
+    @property
+    def answered(self) -> bool:
+        return self.faq_id is not None
+
+    @property
+    def question_like(self) -> bool:
+        """A question (not chatter): an abstention on it is worth showing to ops."""
+        return self.gate == QUESTION and self.reason != "no_content"
+
+
+@dataclass(slots=True)
+class _Phrase:
+    entry: int
+    kind: str  # question | example | keyword | bag
+    text: str
+    units: dict[str, float]  # unit -> weight
+    credit_scale: dict[str, float] = field(default_factory=dict)  # bag: answer words count less
+    pinyin: dict[str, str] = field(default_factory=dict)  # pinyin key -> unit
+    classes: dict[str, set[str]] = field(default_factory=dict)  # class -> units
+    bigrams: set[str] = field(default_factory=set)
+    chars: set[str] = field(default_factory=set)
+    total: float = 0.0
+
+
+def _bigrams(word: str) -> set[str]:
+    return {word[i : i + 2] for i in range(len(word) - 1) if is_cjk(word[i]) and is_cjk(word[i + 1])}
+
+
+@functools.cache
+def _general_weight(word: str) -> float:
+    """Informativeness of a word the FAQ does not use: rare in general Chinese -> heavy."""
+    from bot.faq.normalize import _Jieba
+
+    tok = _Jieba.get()
+    freq = tok.FREQ.get(word, 0)
+    if word.isdigit():
+        return 0.3
+    if word.isascii():
+        return 0.4
+    g = math.log((tok.total + 1) / (freq + 1))
+    w = 0.35 + (g - 7.0) / 6.0
+    if len(word) == 1:
+        w *= 0.7  # single characters are more often grammar than content
+    return max(0.3, min(1.5, w))
+
+
+def split_question(question: str) -> list[str]:
+    parts = [p.strip() for p in re.split(r"[？?]+", question) if p.strip()]
+    return parts if len(parts) > 1 else [question]
+
+
+class FaqMatcher:
+    """An index over one FAQ version. Build once per version; ``match`` is pure and fast."""
+
+    def __init__(
+        self,
+        entries: Iterable[FaqEntry],
+        vocab: Vocabulary,
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        self.entries = tuple(entries)
+        self.thresholds = thresholds or Thresholds()
+        texts: list[str] = []
+        for e in self.entries:
+            texts += [e.question, *e.examples, *e.keywords, e.short, e.answer]
+        common = str(shipped_tables().get("pinyin", {}).get("common", ""))
+        self.analyzer = Analyzer(vocab, texts, common)
+        self.gate = QuestionGate(vocab.cues)
+        self._focus_cues = set(self.gate.problem) | set(self.gate.request)
+        self._cache: dict[str, FaqMatch] = {}
+
+        # entry-level document frequency of every unit (question, examples, keywords)
+        analysed: list[list[tuple[str, str, Analysis]]] = []
+        df: dict[str, int] = {}
+        for e in self.entries:
+            items = [("question", q, self.analyzer.analyze(q)) for q in split_question(e.question)]
+            items += [("example", x, self.analyzer.analyze(x)) for x in e.examples]
+            items += [("keyword", k, self.analyzer.analyze(k)) for k in e.keywords]
+            analysed.append(items)
+            seen: set[str] = set()
+            for _, _, a in items:
+                seen.update(a.units)
+            for u in seen:
+                df[u] = df.get(u, 0) + 1
+        self._df = df
+        class_df: dict[str, int] = {}
+        for items in analysed:
+            cls: set[str] = set()
+            for _, _, a in items:
+                cls |= a.classes
+            for c in cls:
+                class_df[c] = class_df.get(c, 0) + 1
+        self._class_df = class_df
+        n = max(1, len(self.entries))
+        self._n = n
+        self._weight_cache: dict[str, float] = {}
+
+        self.phrases: list[_Phrase] = []
+        self.bags: list[_Phrase] = []
+        for i, (e, items) in enumerate(zip(self.entries, analysed, strict=True)):
+            for kind, text, a in items:
+                if a.units:
+                    self.phrases.append(self._phrase(i, kind, text, [a]))
+            answer = (
+                [self.analyzer.analyze(e.answer), self.analyzer.analyze(e.short)]
+                if e.short
+                else [self.analyzer.analyze(e.answer)]
+            )
+            bag = self._phrase(i, "bag", e.id, [a for _, _, a in items], answer)
+            self.bags.append(bag)
+        # inverted index: unit / class / pinyin / bigram / char -> phrases that have it
+        self._index: dict[str, set[int]] = {}
+        for pi, p in enumerate(self.phrases):
+            for key in self._keys(p.units, p.classes.keys(), p.pinyin.keys(), p.bigrams, p.chars):
+                self._index.setdefault(key, set()).add(pi)
+
+    # --- weights --------------------------------------------------------------------------------
+
+    def weight(self, unit: str) -> float:
+        w = self._weight_cache.get(unit)
+        if w is not None:
+            return w
+        if unit in QUESTION_WORDS:
+            w = 0.35
+        elif unit in FUNCTION_WORDS or (len(unit) == 1 and unit in FUNCTION_CHARS):
+            w = 0.1
+        elif _COUNT_RE.match(unit) and unit not in self._df:
+            w = 0.15
+        elif PRODUCT_CLASS in self._unit_classes(unit):
+            w = 0.3
+        elif unit in self._df:
+            w = self._idf_weight(self._df[unit])
+            if len(unit) == 1:
+                w *= 0.7
+        else:
+            # a word the FAQ does not use: as informative as it is rare in general Chinese, but at
+            # least as much as the FAQ word it is part of (生产 in 生产日期) or its class (上海: 地区)
+            w = _general_weight(unit)
+            for known in self._containing(unit):
+                w = max(w, (0.8 if len(unit) >= 2 else 0.6) * self.weight(known))
+            for c in self._unit_classes(unit):
+                if c in self._class_df:
+                    w = max(w, self._idf_weight(self._class_df[c]))
+        self._weight_cache[unit] = w
+        return w
+
+    def _idf_weight(self, df: int) -> float:
+        """idf over entries, scaled to 0.5-1.5 (a word in every entry says nothing about which)."""
+        idf = math.log(1 + (self._n - df + 0.5) / (df + 0.5))
+        top = math.log(1 + (self._n - 0.5) / 1.5)
+        return 0.5 + (idf / top if top > 0 else 1.0)
+
+    def _containing(self, unit: str) -> list[str]:
+        return [k for k in self._df if len(k) > len(unit) and unit in k]
+
+    # --- indexing -------------------------------------------------------------------------------
+
+    def _phrase(
+        self, entry: int, kind: str, text: str, parts: list[Analysis], weak: list[Analysis] | None = None
+    ) -> _Phrase:
+        p = _Phrase(entry=entry, kind=kind, text=text, units={})
+        for scale, analyses in ((1.0, parts), (0.6, weak or [])):
+            for a in analyses:
+                for u in a.units:
+                    if u in p.units and p.credit_scale.get(u, 1.0) >= scale:
+                        continue
+                    p.units[u] = self.weight(u)
+                    p.credit_scale[u] = scale
+                    if len(u) >= 2 and is_cjk(u[0]):
+                        p.pinyin.setdefault(pinyin_key(u), u)
+                    p.bigrams |= _bigrams(u)
+                    p.chars |= {c for c in u if is_cjk(c)}
+                    for c in self.analyzer.vocab.classes.get(u, ()):
+                        p.classes.setdefault(c, set()).add(u)
+                # bigrams across word boundaries too (拆开了 -> 开了), within a clause
+                for seg in re.split(r"\s+", a.text):
+                    p.bigrams |= _bigrams(seg)
+        p.total = sum(p.units.values())
+        return p
+
+    @staticmethod
+    def _keys(
+        units: Iterable[str],
+        classes: Iterable[str],
+        pinyin: Iterable[str],
+        bigrams: Iterable[str],
+        chars: Iterable[str],
+    ) -> list[str]:
+        return (
+            [f"u:{u}" for u in units]
+            + [f"k:{c}" for c in classes]
+            + [f"p:{p}" for p in pinyin]
+            + [f"b:{b}" for b in bigrams]
+            + [f"c:{c}" for c in chars]
+        )
+
+    # --- comparing ------------------------------------------------------------------------------
+
+    def _credit(self, unit: str, classes: frozenset[str] | set[str], other: _Phrase) -> float:
+        if unit in other.units:
+            return other.credit_scale.get(unit, 1.0)
+        best = 0.0
+        for c in classes:
+            if c in other.classes:
+                best = 0.75
+        if not is_cjk(unit[0]):
+            return best
+        if len(unit) >= 2 and pinyin_key(unit) in other.pinyin:
+            best = 0.85
+        if best < 0.8 and len(unit) >= 2:
+            bg = _bigrams(unit)
+            if bg:
+                best = max(best, 0.8 * len(bg & other.bigrams) / len(bg))
+            chars = [c for c in unit if is_cjk(c)]
+            best = max(best, 0.5 * sum(c in other.chars for c in chars) / len(chars))
+        elif len(unit) == 1 and unit in other.chars:
+            best = max(best, 0.5)
+        return best
+
+    def _unit_classes(self, unit: str) -> frozenset[str]:
+        return self.analyzer.vocab.classes.get(unit, frozenset())
+
+    def _coverage(self, q_units: dict[str, float], other: _Phrase) -> tuple[float, float, list[str]]:
+        """(weighted share covered, weight of covered content, covered units)."""
+        total = sum(q_units.values())
+        if total <= 0:
+            return 0.0, 0.0, []
+        got = 0.0
+        content = 0.0
+        covered: list[str] = []
+        for u, w in q_units.items():
+            c = self._credit(u, self._unit_classes(u), other)
+            if c > 0:
+                got += w * c
+                if c >= 0.5:
+                    covered.append(u)
+                    if u not in QUESTION_WORDS and w > 0.1:
+                        content += w * c
+        return got / total, content, covered
+
+    def _phrase_coverage(self, q: _Phrase, p: _Phrase) -> float:
+        """Share of the phrase's words the message covers (its own words the message left out)."""
+        if p.total <= 0:
+            return 0.0
+        got = sum(w * self._credit(u, self._unit_classes(u), q) for u, w in p.units.items())
+        return got / p.total
+
+    # --- the verdict ----------------------------------------------------------------------------
+
+    def analyze(self, text: str) -> tuple[Analysis, GateResult]:
+        a = self.analyzer.analyze(text)
+        return a, self.gate.classify(a.clean, a.emoji, a.latin_words)
+
+    def match(self, text: str) -> FaqMatch:
+        cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        result = self._match(text)
+        if len(self._cache) > 4096:  # viewers repeat themselves; a bounded memo is plenty
+            self._cache.clear()
+        self._cache[text] = result
+        return result
+
+    def _focus(self, gate: GateResult | None) -> set[str]:
+        """The words of a problem/request cue (碎 -> 破损, 少了 -> 少发): what the message is about."""
+        if gate is None or gate.kind != QUESTION or not gate.cue or gate.cue not in self._focus_cues:
+            return set()
+        return set(self.analyzer.units_of(self.analyzer.apply_synonyms(gate.cue))[0])
+
+    def rank(
+        self, a: Analysis, gate: GateResult | None = None
+    ) -> list[tuple[float, int, _Phrase, float, list[str]]]:
+        """Entries by score: (score, entry index, best phrase, content weight, covered units)."""
+        q_units: dict[str, float] = {}
+        focus = self._focus(gate)
+        for u in a.units:
+            w = self.weight(u)
+            if u in focus and w > 0.3:
+                w *= PROBLEM_BOOST
+            q_units[u] = max(q_units.get(u, 0.0), w)
+        if not q_units:
+            return []
+        q = _Phrase(entry=-1, kind="query", text=a.text, units=q_units)
+        for u in q_units:
+            if len(u) >= 2 and is_cjk(u[0]):
+                q.pinyin.setdefault(pinyin_key(u), u)
+            q.bigrams |= _bigrams(u)
+            q.chars |= {c for c in u if is_cjk(c)}
+            for c in self._unit_classes(u):
+                q.classes.setdefault(c, set()).add(u)
+        for seg in a.text.split():
+            q.bigrams |= _bigrams(seg)
+        q.total = sum(q_units.values())
+        candidates: set[int] = set()
+        for key in self._keys(q.units, q.classes.keys(), q.pinyin.keys(), q.bigrams, q.chars):
+            candidates |= self._index.get(key, set())
+        best_phrase: dict[int, tuple[float, _Phrase, float, list[str]]] = {}
+        for pi in candidates:
+            p = self.phrases[pi]
+            cov_q, content, covered = self._coverage(q_units, p)
+            if cov_q <= 0:
+                continue
+            cov_p = self._phrase_coverage(q, p)
+            s = cov_q**Q_EXP * cov_p ** (1 - Q_EXP)
+            if s > best_phrase.get(p.entry, (-1.0,))[0]:
+                best_phrase[p.entry] = (s, p, content, covered)
+        ranked = []
+        for ei, (s, p, content, covered) in best_phrase.items():
+            bag_cov, bag_content, bag_covered = self._coverage(q_units, self.bags[ei])
+            score = 0.75 * s + 0.25 * bag_cov
+            ranked.append((score, ei, p, max(content, bag_content), bag_covered if bag_cov > s else covered))
+        ranked.sort(key=lambda r: (-r[0], r[1]))
+        return ranked
+
+    def _match(self, text: str) -> FaqMatch:
+        a, gate = self.analyze(text)
+        if gate.kind == STATEMENT:
+            return FaqMatch(None, 0.0, None, gate=gate.kind, reason="statement", why=f"gate: {gate}")
+        ranked = self.rank(a, gate)
+        if not ranked:
+            return FaqMatch(
+                None,
+                0.0,
+                None,
+                gate=gate.kind,
+                reason="no_content",
+                why=f"gate: {gate}; no words the FAQ knows",
+            )
+        score, ei, phrase, content, covered = ranked[0]
+        ru_score, ru = (ranked[1][0], self.entries[ranked[1][1]].id) if len(ranked) > 1 else (0.0, None)
+        entry = self.entries[ei]
+        unmatched = tuple(u for u in dict.fromkeys(a.units) if u not in covered and self.weight(u) > 0.1)
+        t = self.thresholds
+        need = t.question if gate.kind == QUESTION else t.keyword
+        why = (
+            f"gate: {gate}; best {entry.id} {score:.2f} via {phrase.kind} '{phrase.text}'"
+            f"; matched {'/'.join(covered) or '-'}; unmatched {'/'.join(unmatched) or '-'}"
+            f"; runner-up {ru or '-'} {ru_score:.2f}"
+        )
+        common = dict(
+            runner_up=ru,
+            runner_up_score=round(ru_score, 4),
+            best_id=entry.id,
+            gate=gate.kind,
+            matched=tuple(covered),
+            unmatched=unmatched,
+        )
+        if content < t.min_content:
+            return FaqMatch(
+                None,
+                round(score, 4),
+                None,
+                reason="no_content",
+                why=why + "; no content word matched",
+                **common,
+            )
+        if score < need:
+            return FaqMatch(
+                None,
+                round(score, 4),
+                None,
+                reason="below_threshold",
+                why=why + f"; below {need:.2f}",
+                **common,
+            )
+        if score - ru_score < t.margin:
+            return FaqMatch(
+                None,
+                round(score, 4),
+                None,
+                reason="ambiguous",
+                why=why + f"; margin {score - ru_score:.2f} < {t.margin:.2f}",
+                **common,
+            )
+        return FaqMatch(entry.id, round(score, 4), entry, why=why, **common)
+
+
+__all__ = ["KEYWORD", "QUESTION", "STATEMENT", "FaqMatch", "FaqMatcher", "Thresholds"]

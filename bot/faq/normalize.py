@@ -1,0 +1,391 @@
+"""Danmaku text -> the canonical words the matcher compares.
+
+Steps, in order (each one is a reason a viewer's message and an FAQ example look different):
+
+1. ``clean``: NFKC (full-width -> half-width), lower case, emoji and ``[表情]`` codes out (kept aside
+   for the gate), OpenCC t2s, runs of one character cut to two (啊啊啊 -> 啊啊, ？？ -> ？),
+   ``@mentions`` and 主播-style address out.
+2. ``read_latin``: abbreviations, English and pinyin into Chinese through the vocabulary
+   (sf -> 顺丰, how long -> 多久, bao you -> 包邮; pinyin is read against the words the vocabulary
+   and the FAQ itself know).
+3. synonyms: variants of 2+ characters rewritten longest-first (退获 -> 退货, 邮费 -> 运费).
+4. jieba cuts words (no HMM guessing: predictable cuts on both sides); single-character variants are
+   rewritten only when cut as a word (卷 -> 优惠券, but not in 蛋卷); class words added (广州 -> 地区).
+5. runs of single characters that jieba did not know are glued back into one unit (退+单 -> 退单,
+   花+呗 -> 花呗), so an unknown word counts as one thing the FAQ must explain.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bot.faq.vocab import Vocabulary, canon
+
+# single characters that carry grammar, not content: they never glue into an unknown word
+FUNCTION_CHARS = frozenset(
+    "的了吗呢吧啊呀嘛哦哈啦喔哇嗯呐是有在我你他她它这那个都也就还要能会和跟给把被让不没很太真好又再才去来到"
+    "对为从向等着过得地之与及或而且但如若请问下上里中内后前一两二三四五六七八九十几多少些点次么吧咯嘞滴想"
+)
+ADDRESS_WORDS = (
+    "主播们",
+    "主播",
+    "播播",
+    "主包",
+    "老板娘",
+    "老板",
+    "家人们",
+    "家人",
+    "姐妹们",
+    "小姐姐",
+    "小哥哥",
+    "老铁们",
+    "老铁",
+    "亲们",
+    "亲亲",
+    "美女",
+    "帅哥",
+    "店家",
+    "商家",
+    "掌柜的",
+    "掌柜",
+)
+_ADDRESS_RE = re.compile("|".join(sorted(ADDRESS_WORDS, key=len, reverse=True)))
+_LONE_QIN_RE = re.compile(r"(?:^|(?<=[\s,，。!！?？]))亲(?=$|[\s,，。!！?？~])")
+_EMOTE_CODE_RE = re.compile(r"\[[^\[\]\s]{1,12}\]")
+_MENTION_RE = re.compile(r"@\S{1,24}(?:\s|$)")
+_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_RUN_RE = re.compile(r"[a-z0-9]+(?:[ '\-]+[a-z0-9]+)*")
+_LATIN_WORD_RE = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
+_A_NOT_A_RE = re.compile(r"([\u4e00-\u9fff]{1,2})[不没]\1")
+_VOLT_RE = re.compile(r"(\d{2,3})\s*(?:v|伏特?)(?![a-z])")
+# a verb before one of these is part of a longer verb phrase (退到, 寄回), not the bare verb
+COMPLEMENTS = frozenset("到回给成")
+SEPARATORS = " ,，.。!！?？~～、;；:：…\"'“”‘’()（）【】[]《》<>/\\|-_=+*&^%$#`"
+
+
+def is_cjk(ch: str) -> bool:
+    return bool(_CJK_RE.match(ch))
+
+
+def _is_symbol(ch: str) -> bool:
+    """Emoji, pictographs, marks and unassigned code points: decoration, not words."""
+    cat = unicodedata.category(ch)
+    return cat in ("So", "Sk", "Cs", "Co", "Cn", "Mn", "Me", "Cf", "Cc") and ch not in "\n\t"
+
+
+def _collapse_repeats(text: str) -> str:
+    out: list[str] = []
+    run = 0
+    for i, ch in enumerate(text):
+        run = run + 1 if i and ch == text[i - 1] else 1
+        if ch.isdigit():
+            out.append(ch)
+        elif ch in SEPARATORS or not ch.isalnum():
+            if run == 1:
+                out.append(ch)
+        elif ch.isascii():
+            if run <= 2:  # soooo -> soo; "good" keeps its double o
+                out.append(ch)
+        elif run <= 2:  # 啊啊啊啊 -> 啊啊, 哈哈哈哈 -> 哈哈 (the gate still sees laughter)
+            out.append(ch)
+    return "".join(out)
+
+
+@functools.cache
+def valid_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable pypinyin knows, with a vowel (no bare m/n/ng interjections)."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    out: set[str] = set()
+    for readings in pinyin_dict.values():
+        for r in readings.split(","):
+            plain = "".join(c for c in unicodedata.normalize("NFD", r) if not unicodedata.combining(c))
+            plain = plain.replace("ü", "v")
+            if plain.isascii() and re.search(r"[aeiouv]", plain):
+                out.add(plain)
+    return frozenset(out)
+
+
+def split_pinyin(word: str) -> list[str] | None:
+    """``kefu`` -> [ke, fu]; None when the word is not pinyin. Fewest syllables win (xian, not xi an)."""
+    syll = valid_syllables()
+    n = len(word)
+    best: list[list[str] | None] = [None] * (n + 1)
+    best[0] = []
+    for i in range(n):
+        if best[i] is None:
+            continue
+        for j in range(i + 1, min(n, i + 6) + 1):
+            piece = word[i:j]
+            if piece in syll:
+                cand = [*best[i], piece]  # type: ignore[misc]
+                if best[j] is None or len(cand) < len(best[j]):  # type: ignore[arg-type]
+                    best[j] = cand
+    return best[n]
+
+
+@functools.cache
+def _pinyin_of(word: str) -> tuple[str, ...]:
+    from pypinyin import Style, lazy_pinyin
+
+    return tuple(lazy_pinyin(word, style=Style.NORMAL, v_to_u=False, errors="ignore"))
+
+
+def pinyin_key(word: str) -> str:
+    """Toneless pinyin of a CJK word (homophones share it: 发伙 and 发货 -> fa huo)."""
+    return " ".join(_pinyin_of(word))
+
+
+class _Jieba:
+    """A private jieba tokenizer (the rules engine or others may add words to the global one)."""
+
+    _lock = threading.Lock()
+    _tok = None
+    _added: set[str] = set()  # noqa: RUF012 - process-wide on purpose
+
+    @classmethod
+    def get(cls, words: Iterable[str] = ()):
+        with cls._lock:
+            if cls._tok is None:
+                import logging
+
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                cls._tok = jieba.Tokenizer()
+                cls._tok.initialize()
+            for w in words:
+                if w not in cls._added and len(w) >= 2 and all(is_cjk(c) for c in w):
+                    cls._tok.add_word(w)
+                    cls._added.add(w)
+            return cls._tok
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the matcher and the gate need to know about one text."""
+
+    original: str
+    clean: str  # after steps 1-2: what the gate reads
+    text: str  # after step 3: synonyms applied
+    units: tuple[str, ...]  # the words, canonical, in order (function words included)
+    classes: frozenset[str] = field(default_factory=frozenset)
+    emoji: tuple[str, ...] = ()
+    latin_words: tuple[str, ...] = ()  # latin words as typed (the gate's English cues)
+
+    @property
+    def empty(self) -> bool:
+        return not self.units
+
+
+class Analyzer:
+    """Normalizes text with one vocabulary; built once per FAQ version (it learns the FAQ's words)."""
+
+    def __init__(self, vocab: Vocabulary, corpus: Iterable[str] = (), common: str = "") -> None:
+        import ahocorasick
+
+        self.vocab = vocab
+        self._auto = ahocorasick.Automaton()
+        for variant, canonical in vocab.strings.items():
+            self._auto.add_word(variant, (len(variant), canonical))
+        if len(self._auto):
+            self._auto.make_automaton()
+        words = vocab.words
+        self._tok = _Jieba.get(sorted(words))
+        corpus_words: list[str] = []
+        for text in corpus:
+            for w in self._cut(self.apply_synonyms(self.read_latin(self.clean(text)[0]))):
+                if len(w) >= 2 and all(is_cjk(c) for c in w):
+                    corpus_words.append(w)
+        # pinyin reading: syllables -> word. Common single characters first, then the tables' words,
+        # then the FAQ's own words; the first word seen for a reading wins.
+        self._lexicon: dict[tuple[str, ...], str] = {}
+        for ch in common:
+            self._lexicon.setdefault(_pinyin_of(ch), ch)
+        for w in sorted(words, key=lambda w: (len(w), w)):
+            if len(w) >= 2:
+                self._lexicon.setdefault(_pinyin_of(w), w)
+        for w in corpus_words:
+            self._lexicon.setdefault(_pinyin_of(w), w)
+        self._max_syll = max((len(k) for k in self._lexicon), default=1)
+
+    # --- step 1 ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def clean(text: str) -> tuple[str, tuple[str, ...]]:
+        """Width, case, emoji, t2s, repeats, mentions and address; returns (text, emoji removed)."""
+        text = unicodedata.normalize("NFKC", text).lower()
+        text = _EMOTE_CODE_RE.sub(" ", text)
+        emoji = tuple(ch for ch in text if _is_symbol(ch) and not ch.isspace())
+        text = "".join(" " if _is_symbol(ch) else ch for ch in text)
+        text = canon(text)  # t2s (and NFKC again is a no-op)
+        text = _collapse_repeats(text)
+        text = _MENTION_RE.sub(" ", text + " ") if "@" in text else text
+        text = _ADDRESS_RE.sub(" ", text)
+        text = _LONE_QIN_RE.sub(" ", text)
+        return " ".join(text.split()), emoji
+
+    # --- step 2 ---------------------------------------------------------------------------------
+
+    def read_latin(self, text: str) -> str:
+        """Abbreviations, English and pinyin inside the text -> Chinese words (others kept as typed)."""
+        if not re.search(r"[a-z0-9]", text):
+            return text
+        text = _VOLT_RE.sub(lambda m: f" {m.group(1)} 电压 ", text)
+        return _LATIN_RUN_RE.sub(lambda m: self._read_run(m.group(0)), text)
+
+    def _read_run(self, run: str) -> str:
+        words = _LATIN_WORD_RE.findall(run)
+        out: list[str] = []
+        gap: list[str] = []
+        i = 0
+        max_len = 4
+        while i < len(words):
+            for n in range(min(max_len, len(words) - i), 0, -1):
+                canonical = self.vocab.latin.get(tuple(words[i : i + n]))
+                if canonical is not None:
+                    out.append(self._read_gap(gap))
+                    gap = []
+                    out.append(canonical)
+                    i += n
+                    break
+            else:
+                gap.append(words[i])
+                i += 1
+        out.append(self._read_gap(gap))
+        return " " + " ".join(p for p in out if p) + " "
+
+    def _read_gap(self, words: list[str]) -> str:
+        """Latin words no table knows: read them as pinyin where every word is pinyin."""
+        if not words:
+            return ""
+        pieces: list[str] = []
+        syllables: list[str] = []
+
+        def flush() -> None:
+            if syllables:
+                pieces.append(self._read_syllables(syllables))
+                syllables.clear()
+
+        for w in words:
+            split = None if w.isdigit() else split_pinyin(w)
+            if split is None:
+                flush()
+                pieces.append(w)
+            else:
+                syllables.extend(split)
+        flush()
+        return " ".join(pieces)
+
+    def _read_syllables(self, syll: list[str]) -> str:
+        # DP: cover the syllables with lexicon words, fewest pieces first, unknown syllables cost most
+        n = len(syll)
+        cost: list[tuple[int, int]] = [(0, 0)] + [(10**9, 0)] * n
+        back: list[tuple[int, str]] = [(0, "")] * (n + 1)
+        for i in range(n):
+            if cost[i][0] >= 10**9:
+                continue
+            for j in range(i + 1, min(n, i + self._max_syll) + 1):
+                word = self._lexicon.get(tuple(syll[i:j]))
+                if word is None and j == i + 1:
+                    word, unknown = syll[i], 1
+                elif word is None:
+                    continue
+                else:
+                    unknown = 0
+                cand = (cost[i][0] + 1 + 5 * unknown, 0)
+                if cand < cost[j]:
+                    cost[j] = cand
+                    back[j] = (i, word)
+        parts: list[str] = []
+        j = n
+        while j > 0:
+            i, word = back[j]
+            parts.append(word)
+            j = i
+        # unknown syllables stay latin, separated from their neighbours
+        return "".join(p if is_cjk(p[0]) else f" {p} " for p in reversed(parts)).strip()
+
+    # --- step 3 ---------------------------------------------------------------------------------
+
+    def apply_synonyms(self, text: str) -> str:
+        if not len(self._auto) or not text:
+            return text
+        # leftmost-longest, non-overlapping
+        spans: list[tuple[int, int, str]] = []
+        for end, (length, canonical) in self._auto.iter(text):
+            spans.append((end - length + 1, end + 1, canonical))
+        if not spans:
+            return text
+        spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
+        out: list[str] = []
+        pos = 0
+        for start, end, canonical in spans:
+            if start < pos:
+                continue
+            out.append(text[pos:start])
+            out.append(canonical)
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
+
+    # --- steps 4-5 ------------------------------------------------------------------------------
+
+    def _cut(self, text: str) -> list[str]:
+        return [t for t in self._tok.lcut(text, HMM=False) if t.strip() and t not in SEPARATORS]
+
+    def units_of(self, text: str) -> tuple[list[str], set[str]]:
+        tokens = self._tok.lcut(text, HMM=False)
+        units: list[str] = []
+        classes: set[str] = set()
+        glue: list[str] = []
+
+        def flush() -> None:
+            if len(glue) == 1:
+                add(glue[0])
+            elif glue:
+                units.append("".join(glue))
+            glue.clear()
+
+        def add(raw: str, following: str = "") -> None:
+            tok = raw if len(raw) == 1 and following[:1] in COMPLEMENTS else self.vocab.tokens.get(raw, raw)
+            classes.update(self.vocab.classes.get(raw, ()))
+            classes.update(self.vocab.classes.get(tok, ()))
+            units.append(tok)
+
+        for i, raw in enumerate(tokens):
+            if not raw.strip() or all(c in SEPARATORS for c in raw):
+                flush()
+                continue
+            # a character the vocabulary maps (卷 -> 优惠券, 咋 -> 怎么) is a word; others are glued
+            if len(raw) == 1 and is_cjk(raw) and raw not in FUNCTION_CHARS and raw not in self.vocab.tokens:
+                glue.append(raw)
+                continue
+            flush()
+            add(raw, tokens[i + 1] if i + 1 < len(tokens) else "")
+        flush()
+        return units, classes
+
+    def analyze(self, text: str) -> Analysis:
+        clean, emoji = self.clean(text)
+        latin_words = tuple(_LATIN_WORD_RE.findall(clean))
+        clean = " ".join(self.read_latin(clean).split())
+        # 包邮不包邮 / 快不快 ask the same as 包邮吗 / 快吗 (the gate has seen the A-not-A already)
+        synonyms = self.apply_synonyms(clean)
+        if _A_NOT_A_RE.search(synonyms):
+            synonyms = _A_NOT_A_RE.sub(r"\1", synonyms) + " 吗"
+        units, classes = self.units_of(synonyms)
+        return Analysis(
+            original=text,
+            clean=clean,
+            text=synonyms,
+            units=tuple(units),
+            classes=frozenset(classes),
+            emoji=emoji,
+            latin_words=latin_words,
+        )

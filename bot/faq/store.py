@@ -1,0 +1,236 @@
+"""One merchant FAQ file, served hot: matched against, reloaded when it changes, edited by ops.
+
+``FaqStore.load(path)`` validates the file and builds the matcher (or raises ``FaqFileError``).
+After that the store always serves its *last good* version: an edit that does not validate is
+logged once, kept in ``last_error`` (the admin page shows it) and otherwise ignored until the file
+changes again.
+
+Hot reload is polling, on purpose: it works the same on every OS, on network and bind-mounted
+volumes and with editors that replace the file instead of writing it. Each poll is one ``stat``;
+the file is read only when its (mtime, size, inode) changed, and rebuilt only when its bytes did.
+Two ways to run it::
+
+    async with store.watching(interval=1.0):    # a task for the duration of the block
+        ...
+    task = asyncio.create_task(store.watch(1.0))  # or a task the pipeline owns (cancel to stop)
+
+Building the matcher is CPU work (word cutting, indexing: ~0.1-0.5 s), so it runs in a worker
+thread and the event loop keeps serving the old version meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.faq.faqfile import FaqEntry, FaqFile, FaqFileError, load_faq, parse_faq
+from bot.faq.matcher import FaqMatch, FaqMatcher, Thresholds
+from bot.faq.vocab import build_vocabulary
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 300  # danmaku are short; longer input is cut before matching (hostile input stays cheap)
+UNANSWERED_KEEP = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Unanswered:
+    """A question the FAQ could not answer (for ops, to grow the FAQ)."""
+
+    ts: float  # wall time
+    room: str
+    user: str
+    text: str
+    best_id: str | None
+    score: float
+    reason: str
+
+
+def build_matcher(faq: FaqFile, thresholds: Thresholds | None = None) -> FaqMatcher:
+    return FaqMatcher(faq.entries, build_vocabulary(faq.synonyms, faq.classes, faq.cues), thresholds)
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class FaqStore:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        faq: FaqFile,
+        matcher: FaqMatcher,
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.faq = faq
+        self.matcher = matcher
+        self.thresholds = thresholds
+        self.last_error: FaqFileError | None = None
+        self.version = 1
+        self.loaded_at = time.time()
+        self.unanswered: deque[Unanswered] = deque(maxlen=UNANSWERED_KEEP)
+        self._stat = _stat_key(self.path)
+        self._bad_digest: str | None = None
+        self._reload_lock = asyncio.Lock()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], thresholds: Thresholds | None = None) -> FaqStore:
+        """Validate and index the file; raises FaqFileError (one line naming file, entry and field)."""
+        faq = load_faq(path)
+        return cls(path, faq, build_matcher(faq, thresholds), thresholds)
+
+    @property
+    def entries(self) -> tuple[FaqEntry, ...]:
+        return self.faq.entries
+
+    def entry(self, faq_id: str) -> FaqEntry | None:
+        return self.faq.entry(faq_id)
+
+    def match(self, text: str) -> FaqMatch:
+        """Match one viewer message against the current good version. Never raises on odd text."""
+        text = text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else ""
+        try:
+            return self.matcher.match(text)
+        except Exception:  # a bug must not kill a room loop; the message is simply not answered
+            log.exception("FAQ matcher failed on %r", text[:80])
+            return FaqMatch(None, 0.0, None, gate="keyword", reason="error", why="matcher error (logged)")
+
+    def record_unanswered(self, room: str, user: str, text: str, m: FaqMatch) -> None:
+        self.unanswered.appendleft(
+            Unanswered(time.time(), room, user, text[:MAX_MESSAGE_CHARS], m.best_id, m.score, m.reason)
+        )
+
+    # --- hot reload -----------------------------------------------------------------------------
+
+    async def reload_if_changed(self) -> bool:
+        """Reload when the file's bytes changed. True when a new version is now served.
+
+        A bad edit is logged (once per distinct content), kept in ``last_error``, and the last good
+        version keeps serving.
+        """
+        async with self._reload_lock:
+            stat = _stat_key(self.path)
+            if stat == self._stat:
+                return False
+            if stat is None:
+                err = FaqFileError(
+                    self.path, "cannot read: file is missing; still serving the last good version"
+                )
+                if self.last_error is None or str(self.last_error) != str(err):
+                    log.error("%s", err)
+                self.last_error = err
+                self._stat = None
+                return False
+            try:
+                data = await asyncio.to_thread(self.path.read_bytes)
+            except OSError as exc:
+                self.last_error = FaqFileError(self.path, f"cannot read: {exc.strerror or exc}")
+                log.error("%s", self.last_error)
+                return False
+            self._stat = stat
+            return await self._install(data)
+
+    async def _install(self, data: bytes) -> bool:
+        import hashlib
+
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == self.faq.digest:
+            self.last_error = None
+            return False
+        if digest == self._bad_digest:
+            return False
+        try:
+            faq = parse_faq(data, str(self.path))
+            matcher = await asyncio.to_thread(build_matcher, faq, self.thresholds)
+        except FaqFileError as exc:
+            self._bad_digest = digest
+            self.last_error = exc
+            log.error("FAQ edit rejected, still serving version %d: %s", self.version, exc)
+            return False
+        self.faq, self.matcher = faq, matcher
+        self.version += 1
+        self.loaded_at = time.time()
+        self.last_error = None
+        self._bad_digest = None
+        log.info("FAQ %s reloaded: version %d, %d entries", self.path, self.version, len(faq.entries))
+        return True
+
+    async def watch(self, interval: float = 1.0) -> None:
+        """Poll for changes until cancelled. Errors are logged; the loop never dies on them."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.reload_if_changed()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("FAQ reload of %s failed", self.path)
+
+    @contextlib.asynccontextmanager
+    async def watching(self, interval: float = 1.0) -> AsyncIterator[FaqStore]:
+        task = asyncio.create_task(self.watch(interval), name=f"faq-watch:{self.path.name}")
+        try:
+            yield self
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # --- editing (admin page) -------------------------------------------------------------------
+
+    def validate_text(self, text: str) -> FaqFile:
+        """Parse edited file content without touching anything; raises FaqFileError."""
+        return parse_faq(text.encode("utf-8"), str(self.path))
+
+    async def save(self, text: str) -> FaqFile:
+        """Validate, then write atomically and serve the new version. A bad edit raises FaqFileError
+        and leaves the file on disk and the served version untouched."""
+        data = text.encode("utf-8")
+        faq = parse_faq(data, str(self.path))
+        matcher = await asyncio.to_thread(build_matcher, faq, self.thresholds)
+        async with self._reload_lock:
+            await asyncio.to_thread(_atomic_write, self.path, data)
+            self.faq, self.matcher = faq, matcher
+            self.version += 1
+            self.loaded_at = time.time()
+            self.last_error = None
+            self._bad_digest = None
+            self._stat = _stat_key(self.path)
+        log.info("FAQ %s saved from the admin page: version %d", self.path, self.version)
+        return faq
+
+    def read_text(self) -> str:
+        """The file as it is on disk (it may hold a bad edit); the served version's path if unreadable."""
+        try:
+            return self.path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
