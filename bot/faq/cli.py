@@ -28,9 +28,7 @@ NONE = "NONE"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``faq`` command (match, eval) to a parent CLI's subparsers."""
-    parser = subparsers.add_parser(
-        "faq", help="merchant FAQ: match viewer messages, evaluate on a labelled set"
-    )
+    parser = subparsers.add_parser("faq", help="merchant FAQ: match viewer messages, evaluate on a labelled set")
     sub = parser.add_subparsers(dest="faq_command", metavar="{match,eval}")
     sub.required = True
 
@@ -140,9 +138,7 @@ def evaluate(store: FaqStore, rows: list[tuple[int, str, str]]) -> EvalResult:
                 res.abstained += 1
             else:
                 res.wrong += 1
-            res.confusion.append(
-                (text, expected + ("" if expected in known else " (unknown id)"), got, m.why)
-            )
+            res.confusion.append((text, expected + ("" if expected in known else " (unknown id)"), got, m.why))
     return res
 
 
@@ -178,9 +174,7 @@ def cmd_eval(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
         out.write(json.dumps(res.to_dict(), ensure_ascii=False) + "\n")
         return 0
     pct = lambda n, d: f"{n / d:.1%}" if d else "n/a"  # noqa: E731
-    print(
-        f"FAQ {args.faq}: {len(store.entries)} entries; {len(rows)} messages from {args.questions}", file=out
-    )
+    print(f"FAQ {args.faq}: {len(store.entries)} entries; {len(rows)} messages from {args.questions}", file=out)
     if bad:
         print(f"skipped {len(bad)} malformed line(s): {', '.join(map(str, bad[:20]))}", file=out)
     print(

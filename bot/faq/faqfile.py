@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.faq.vocab import CUE_KEYS
+
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 SHORT_MAX = 20
 TEXT_MAX = 500  # an answer longer than this is not an FAQ answer; it would swamp the overlay card
@@ -40,9 +42,7 @@ TOP_KEYS = ("faq", "synonyms", "classes", "cues")
 class FaqFileError(Exception):
     """A problem in an FAQ file; ``str()`` is the one line shown to ops."""
 
-    def __init__(
-        self, file: str | os.PathLike[str], reason: str, *, entry: str = "", field: str = ""
-    ) -> None:
+    def __init__(self, file: str | os.PathLike[str], reason: str, *, entry: str = "", field: str = "") -> None:
         self.file, self.entry, self.field, self.reason = str(file), entry, field, reason
         where = ": ".join(p for p in (self.file, entry, field) if p)
         super().__init__(f"{where}: {reason}")
@@ -89,9 +89,7 @@ def _text(value: Any, file: str, entry: str, key: str, *, required: bool, max_le
     if required and not text:
         raise FaqFileError(file, "must not be empty", entry=entry, field=key)
     if len(text) > max_len:
-        raise FaqFileError(
-            file, f"at most {max_len} characters, this has {len(text)}", entry=entry, field=key
-        )
+        raise FaqFileError(file, f"at most {max_len} characters, this has {len(text)}", entry=entry, field=key)
     return text
 
 
@@ -99,9 +97,7 @@ def _text_list(value: Any, file: str, entry: str, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise FaqFileError(
-            file, f"must be a list of strings, not {type(value).__name__}", entry=entry, field=key
-        )
+        raise FaqFileError(file, f"must be a list of strings, not {type(value).__name__}", entry=entry, field=key)
     if len(value) > LIST_MAX:
         raise FaqFileError(file, f"at most {LIST_MAX} items, this has {len(value)}", entry=entry, field=key)
     out: list[str] = []
@@ -119,13 +115,11 @@ def _parse_entry(raw: Any, index: int, file: str, seen: set[str]) -> FaqEntry:
     if not isinstance(raw, dict):
         raise FaqFileError(file, "must be a table ([[faq]])", entry=label)
     raw_id = raw.get("id")
-    if isinstance(raw_id, str) and raw_id:
+    if isinstance(raw_id, str) and ID_RE.match(raw_id):
         label = f"entry {index} ({raw_id})"
     unknown = sorted(set(raw) - set(ENTRY_KEYS))
     if unknown:
-        raise FaqFileError(
-            file, f"unknown key (known: {', '.join(ENTRY_KEYS)})", entry=label, field=unknown[0]
-        )
+        raise FaqFileError(file, f"unknown key (known: {', '.join(ENTRY_KEYS)})", entry=label, field=unknown[0])
     if raw_id is None:
         raise FaqFileError(file, "missing value", entry=label, field="id")
     if not isinstance(raw_id, str) or not ID_RE.match(raw_id):
@@ -148,7 +142,7 @@ def _parse_entry(raw: Any, index: int, file: str, seen: set[str]) -> FaqEntry:
     )
 
 
-def _parse_table(raw: Any, file: str, name: str) -> dict[str, tuple[str, ...]]:
+def _parse_table(raw: Any, file: str, name: str, known: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -157,6 +151,8 @@ def _parse_table(raw: Any, file: str, name: str) -> dict[str, tuple[str, ...]]:
     for key, value in raw.items():
         if not key.strip():
             raise FaqFileError(file, "empty key", entry=f"[{name}]")
+        if known and key not in known:
+            raise FaqFileError(file, f"unknown cue list (known: {', '.join(known)})", entry=f"[{name}]", field=key)
         out[key.strip()] = _text_list(value, file, f"[{name}]", key)
     return out
 
@@ -186,7 +182,7 @@ def parse_faq(data: bytes, file: str = "<faq>") -> FaqFile:
         entries=entries,
         synonyms=_parse_table(doc.get("synonyms"), file, "synonyms"),
         classes=_parse_table(doc.get("classes"), file, "classes"),
-        cues=_parse_table(doc.get("cues"), file, "cues"),
+        cues=_parse_table(doc.get("cues"), file, "cues", CUE_KEYS),
         digest=hashlib.sha256(data).hexdigest(),
     )
 

@@ -95,18 +95,14 @@ class QuestionGate:
         for w in self.problem:
             start = text.find(w)
             while start >= 0:
-                if self._negated(text, start) and (
-                    w in self.negatable or any(w.startswith(p) for p in self.negatable)
-                ):
+                if self._negated(text, start) and (w in self.negatable or any(w.startswith(p) for p in self.negatable)):
                     negated = negated or w
                 else:
                     found = found or w
                 start = text.find(w, start + 1)
         return found, negated
 
-    def classify(
-        self, clean: str, emoji: tuple[str, ...] = (), latin_words: tuple[str, ...] = ()
-    ) -> GateResult:
+    def classify(self, clean: str, emoji: tuple[str, ...] = (), latin_words: tuple[str, ...] = ()) -> GateResult:
         latin = frozenset(latin_words)
         text = clean
         if "?" in text or "？" in text:

@@ -37,7 +37,7 @@ PRODUCT_CLASS = "商品"  # naming the product is context: 饼干全碎了 asks 
 PROBLEM_BOOST = 1.6  # the word that made a message a problem report or request is what it is about
 # question words carry a little meaning (多久 vs 哪里) but never make a match on their own
 QUESTION_WORDS = frozenset(
-    "怎么 怎么办 什么 什么时候 多久 哪里 哪个 多少 有没有 能 吗 呢 请问"
+    "怎么 怎么办 什么 什么时候 多久 哪里 哪个 多少 多少钱 有没有 能 吗 呢 请问"
     " 是不是 会不会 要不要 还是 为什么 几 谁".split()
 )
 FUNCTION_WORDS = frozenset(
@@ -51,10 +51,10 @@ FUNCTION_WORDS = frozenset(
     " 昨天 今天 明天 后天 前天 刚才 刚刚 上次 这次 下次 之前 以前 以后 现在"
     " 早上 晚上 中午 下午 上午 今晚 周末 最近".split()
 )
+# buying itself (拍, 下单) is what every shop question is around, not what it is about
+GENERIC_WORDS = frozenset("拍 买 下单 购买 付款 支付 订购 抢 入手 拍下 买了 拍了".split())
 # 三包, 两袋, 一个, 3天: how many of something is context, not what is asked
-_COUNT_RE = re.compile(
-    r"^[0-9一二两三四五六七八九十百几半多]+[个包袋件盒瓶箱份只条块次天年月号斤克套双张台]?$"
-)
+_COUNT_RE = re.compile(r"^[0-9一二两三四五六七八九十百几半多]+[个包袋件盒瓶箱份只条块次天年月号斤克套双张台]?$")
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,11 @@ class Thresholds:
     keyword: float = 0.62  # least score to answer a message with no cue (取消订单)
     margin: float = 0.06  # least lead over the runner-up entry
     min_content: float = 0.5  # least weight of matched content words (question words alone never answer)
+    keyword_phrase: float = 0.75  # a message with no cue must say this much of its best phrase
+    # the message's heaviest word, if at least this heavy and sharing nothing with the entry,
+    # raises the bar: the entry answers a neighbouring question (孕妇能用吗 vs 敏感肌能用吗)
+    key_weight: float = 1.0
+    key_threshold: float = 0.70
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,7 @@ class FaqMatch:
     why: str = ""
     matched: tuple[str, ...] = ()
     unmatched: tuple[str, ...] = ()
+    has_words: bool = False  # anything but particles and punctuation
 
     @property
     def answered(self) -> bool:
@@ -87,8 +93,8 @@ class FaqMatch:
 
     @property
     def question_like(self) -> bool:
-        """A question (not chatter): an abstention on it is worth showing to ops."""
-        return self.gate == QUESTION and self.reason != "no_content"
+        """A question with words in it (not chatter, not "？？？"): an abstention worth showing to ops."""
+        return self.gate == QUESTION and self.has_words
 
 
 @dataclass(slots=True)
@@ -207,6 +213,8 @@ class FaqMatcher:
             w = 0.35
         elif unit in FUNCTION_WORDS or (len(unit) == 1 and unit in FUNCTION_CHARS):
             w = 0.1
+        elif unit in GENERIC_WORDS:
+            w = 0.25
         elif _COUNT_RE.match(unit) and unit not in self._df:
             w = 0.15
         elif PRODUCT_CLASS in self._unit_classes(unit):
@@ -350,10 +358,8 @@ class FaqMatcher:
             return set()
         return set(self.analyzer.units_of(self.analyzer.apply_synonyms(gate.cue))[0])
 
-    def rank(
-        self, a: Analysis, gate: GateResult | None = None
-    ) -> list[tuple[float, int, _Phrase, float, list[str]]]:
-        """Entries by score: (score, entry index, best phrase, content weight, covered units)."""
+    def rank(self, a: Analysis, gate: GateResult | None = None) -> list[Ranked]:
+        """Entries that share anything with the message, best first."""
         q_units: dict[str, float] = {}
         focus = self._focus(gate)
         for u in a.units:
@@ -377,7 +383,7 @@ class FaqMatcher:
         candidates: set[int] = set()
         for key in self._keys(q.units, q.classes.keys(), q.pinyin.keys(), q.bigrams, q.chars):
             candidates |= self._index.get(key, set())
-        best_phrase: dict[int, tuple[float, _Phrase, float, list[str]]] = {}
+        best: dict[int, Ranked] = {}
         for pi in candidates:
             p = self.phrases[pi]
             cov_q, content, covered = self._coverage(q_units, p)
@@ -385,77 +391,83 @@ class FaqMatcher:
                 continue
             cov_p = self._phrase_coverage(q, p)
             s = cov_q**Q_EXP * cov_p ** (1 - Q_EXP)
-            if s > best_phrase.get(p.entry, (-1.0,))[0]:
-                best_phrase[p.entry] = (s, p, content, covered)
-        ranked = []
-        for ei, (s, p, content, covered) in best_phrase.items():
-            bag_cov, bag_content, bag_covered = self._coverage(q_units, self.bags[ei])
-            score = 0.75 * s + 0.25 * bag_cov
-            ranked.append((score, ei, p, max(content, bag_content), bag_covered if bag_cov > s else covered))
-        ranked.sort(key=lambda r: (-r[0], r[1]))
-        return ranked
+            if p.entry not in best or s > best[p.entry].phrase_score:
+                best[p.entry] = Ranked(s, p.entry, p, s, cov_q, cov_p, content, covered)
+        for r in best.values():
+            bag_cov, bag_content, bag_covered = self._coverage(q_units, self.bags[r.entry])
+            r.score = 0.75 * r.phrase_score + 0.25 * bag_cov
+            r.content = max(r.content, bag_content)
+            if bag_cov > r.cov_q:
+                r.covered = bag_covered
+        return sorted(best.values(), key=lambda r: (-r.score, r.entry))
 
     def _match(self, text: str) -> FaqMatch:
         a, gate = self.analyze(text)
         if gate.kind == STATEMENT:
             return FaqMatch(None, 0.0, None, gate=gate.kind, reason="statement", why=f"gate: {gate}")
         ranked = self.rank(a, gate)
+        has_words = any(self.weight(u) > 0.1 for u in a.units)
         if not ranked:
-            return FaqMatch(
-                None,
-                0.0,
-                None,
-                gate=gate.kind,
-                reason="no_content",
-                why=f"gate: {gate}; no words the FAQ knows",
-            )
-        score, ei, phrase, content, covered = ranked[0]
-        ru_score, ru = (ranked[1][0], self.entries[ranked[1][1]].id) if len(ranked) > 1 else (0.0, None)
-        entry = self.entries[ei]
-        unmatched = tuple(u for u in dict.fromkeys(a.units) if u not in covered and self.weight(u) > 0.1)
+            why = f"gate: {gate}; no words the FAQ knows"
+            return FaqMatch(None, 0.0, None, gate=gate.kind, reason="no_content", why=why, has_words=has_words)
+        top = ranked[0]
+        ru_score, ru = (ranked[1].score, self.entries[ranked[1].entry].id) if len(ranked) > 1 else (0.0, None)
+        entry = self.entries[top.entry]
+        unmatched = tuple(u for u in dict.fromkeys(a.units) if u not in top.covered and self.weight(u) > 0.1)
         t = self.thresholds
         need = t.question if gate.kind == QUESTION else t.keyword
         why = (
-            f"gate: {gate}; best {entry.id} {score:.2f} via {phrase.kind} '{phrase.text}'"
-            f"; matched {'/'.join(covered) or '-'}; unmatched {'/'.join(unmatched) or '-'}"
+            f"gate: {gate}; best {entry.id} {top.score:.2f} via {top.phrase.kind} '{top.phrase.text}'"
+            f" (covers {top.cov_q:.0%} of the message, message covers {top.cov_p:.0%} of it)"
+            f"; matched {'/'.join(top.covered) or '-'}; unmatched {'/'.join(unmatched) or '-'}"
             f"; runner-up {ru or '-'} {ru_score:.2f}"
         )
+        score = round(top.score, 4)
         common = dict(
             runner_up=ru,
             runner_up_score=round(ru_score, 4),
             best_id=entry.id,
             gate=gate.kind,
-            matched=tuple(covered),
+            matched=tuple(top.covered),
             unmatched=unmatched,
+            has_words=has_words,
         )
-        if content < t.min_content:
-            return FaqMatch(
-                None,
-                round(score, 4),
-                None,
-                reason="no_content",
-                why=why + "; no content word matched",
-                **common,
-            )
-        if score < need:
-            return FaqMatch(
-                None,
-                round(score, 4),
-                None,
-                reason="below_threshold",
-                why=why + f"; below {need:.2f}",
-                **common,
-            )
-        if score - ru_score < t.margin:
-            return FaqMatch(
-                None,
-                round(score, 4),
-                None,
-                reason="ambiguous",
-                why=why + f"; margin {score - ru_score:.2f} < {t.margin:.2f}",
-                **common,
-            )
-        return FaqMatch(entry.id, round(score, 4), entry, why=why, **common)
+        if top.content < t.min_content:
+            return FaqMatch(None, score, None, reason="no_content", why=why + "; no content word matched", **common)
+        if top.score < need:
+            return FaqMatch(None, score, None, reason="below_threshold", why=why + f"; below {need:.2f}", **common)
+        if gate.kind == KEYWORD and top.cov_p < t.keyword_phrase:
+            # no question cue: the message must say most of a phrase, not just name a product
+            # (养生壶!!) or a place (北京)
+            why += f"; says only {top.cov_p:.0%} of any phrase"
+            return FaqMatch(None, score, None, reason="below_threshold", why=why, **common)
+        key = max(a.units, key=self.weight, default="")
+        if (
+            top.score < t.key_threshold
+            and self.weight(key) >= t.key_weight
+            and self._credit(key, self._unit_classes(key), top.phrase) == 0
+            and self._credit(key, self._unit_classes(key), self.bags[top.entry]) == 0
+        ):
+            # the heaviest word of the message is left unexplained (孕妇能用吗, 福袋什么时候发):
+            # the entry answers a neighbouring question, not this one
+            why += f"; key word {key} unexplained and below {t.key_threshold:.2f}"
+            return FaqMatch(None, score, None, reason="below_threshold", why=why, **common)
+        if top.score - ru_score < t.margin:
+            why += f"; margin {top.score - ru_score:.2f} < {t.margin:.2f}"
+            return FaqMatch(None, score, None, reason="ambiguous", why=why, **common)
+        return FaqMatch(entry.id, score, entry, why=why, **common)
+
+
+@dataclass(slots=True)
+class Ranked:
+    score: float
+    entry: int
+    phrase: _Phrase
+    phrase_score: float
+    cov_q: float  # share of the message the phrase explains
+    cov_p: float  # share of the phrase the message says
+    content: float  # weight of matched content words
+    covered: list[str]
 
 
 __all__ = ["KEYWORD", "QUESTION", "STATEMENT", "FaqMatch", "FaqMatcher", "Thresholds"]

@@ -334,6 +334,20 @@ class Analyzer:
         out.append(text[pos:])
         return "".join(out)
 
+    def _collapse_a_not_a(self, text: str) -> str:
+        """包邮不包邮 -> 包邮 ... 吗; words like 有没有/是不是 are left to the word cutter."""
+        changed = False
+
+        def sub(m: re.Match[str]) -> str:
+            nonlocal changed
+            if self._tok.FREQ.get(m.group(0)) or m.group(0) in self.vocab.tokens:
+                return m.group(0)
+            changed = True
+            return m.group(1)
+
+        out = _A_NOT_A_RE.sub(sub, text)
+        return out + " 吗" if changed else out
+
     # --- steps 4-5 ------------------------------------------------------------------------------
 
     def _cut(self, text: str) -> list[str]:
@@ -377,8 +391,7 @@ class Analyzer:
         clean = " ".join(self.read_latin(clean).split())
         # 包邮不包邮 / 快不快 ask the same as 包邮吗 / 快吗 (the gate has seen the A-not-A already)
         synonyms = self.apply_synonyms(clean)
-        if _A_NOT_A_RE.search(synonyms):
-            synonyms = _A_NOT_A_RE.sub(r"\1", synonyms) + " 吗"
+        synonyms = self._collapse_a_not_a(synonyms)
         units, classes = self.units_of(synonyms)
         return Analysis(
             original=text,

@@ -71,7 +71,7 @@ def cut_answer(answer: str, limit: int) -> str:
         return answer
     head = answer[:limit]
     ends = [m.start() for m in _CLAUSE_END_RE.finditer(head)]
-    if ends and ends[-1] >= limit // 2:
+    if ends and ends[-1] >= min(6, limit // 3):  # a whole first clause beats a cut sentence
         return head[: ends[-1]]
     return head[: max(1, limit - 1)] + "…"
 
@@ -241,9 +241,7 @@ class FaqResponder:
                 continue
             if now - group.ready_at > self.reply.max_delay:
                 del self._pending[faq_id]
-                log.info(
-                    "room %s: dropped a stale %s reply to %d asker(s)", self.room, faq_id, len(group.askers)
-                )
+                log.info("room %s: dropped a stale %s reply to %d asker(s)", self.room, faq_id, len(group.askers))
                 msg = group.askers[0][1]
                 await self._publish(
                     msg,
@@ -318,9 +316,7 @@ class FaqResponder:
             if exc.retry_after:
                 self._blocked_until = max(self._blocked_until, self.clock() + exc.retry_after)
             log.warning("room %s: platform refused the %s reply: %s", self.room, entry.id, exc.reason)
-            await self._publish(
-                first_msg, entry, None, FAILED, exc.reason, askers=users, score=score, chat_text=text
-            )
+            await self._publish(first_msg, entry, None, FAILED, exc.reason, askers=users, score=score, chat_text=text)
             return
         except asyncio.CancelledError:
             raise
@@ -340,9 +336,7 @@ class FaqResponder:
             return
         await self._publish(first_msg, entry, None, SENT, reason, askers=users, score=score, chat_text=text)
 
-    def _undo(
-        self, faq_id: str, prev_faq: float | None, prev_users: dict[str, float | None], text: str
-    ) -> None:
+    def _undo(self, faq_id: str, prev_faq: float | None, prev_users: dict[str, float | None], text: str) -> None:
         """A refused line answered nobody: the FAQ and the askers are not cooling down because of it.
         (The rate slot stays used: the platform saw the attempt.)"""
         if prev_faq is None:

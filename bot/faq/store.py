@@ -126,9 +126,7 @@ class FaqStore:
             if stat == self._stat:
                 return False
             if stat is None:
-                err = FaqFileError(
-                    self.path, "cannot read: file is missing; still serving the last good version"
-                )
+                err = FaqFileError(self.path, "cannot read: file is missing; still serving the last good version")
                 if self.last_error is None or str(self.last_error) != str(err):
                     log.error("%s", err)
                 self.last_error = err
