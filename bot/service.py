@@ -119,6 +119,12 @@ class RoomRunner:
             self._tasks.append(
                 asyncio.create_task(self._pump(self.adapter.events(), "adapter"), name=f"room:{self.room.name}:adapter")
             )
+        if self.room.caption_file:
+            from bot.sources.caption_file import CaptionFileSource
+
+            captions = CaptionFileSource(self.room.name, self.room.caption_file, platform=self.room.platform)
+            pump = self._pump(captions.events(), "caption file")
+            self._tasks.append(asyncio.create_task(pump, name=f"room:{self.room.name}:captions"))
 
     async def stop(self) -> None:
         if self.adapter is not None:
