@@ -62,7 +62,7 @@ def test_build_line_and_injection() -> None:
     assert clean_text("x\r\nPRIVMSG #other :spam\0") == "x PRIVMSG #other :spam"
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300) | st.from_regex(r"@[a-z=;\\ -]{0,40} :[a-z!@.]{0,20} [A-Z]{1,8}( [#:a-z ]{0,30})?"))
 def test_fuzz_parser_only_raises_its_error(line: str) -> None:
     try:
