@@ -95,13 +95,14 @@ async def test_events_from_real_frames_in_order(server, http) -> None:
 
 @pytest.mark.asyncio
 async def test_heartbeats_start_at_once_and_repeat(server, http) -> None:
-    c = Collector(make_adapter(server, http))
+    slow = Collector(make_adapter(server, http, heartbeat_seconds=30.0))
     conn = await server.wait_authed(1)
-    await asyncio.sleep(0.05)
-    assert conn.heartbeats >= 1  # sent right after the auth reply
-    await asyncio.sleep(0.5)
-    assert conn.heartbeats >= 3
-    await c.close()
+    await until(lambda: conn.heartbeats >= 1, 5)  # right after the auth reply, not 30 s later
+    await slow.close()
+    fast = Collector(make_adapter(server, http, heartbeat_seconds=0.1))
+    conn = await server.wait_authed(2)
+    await until(lambda: conn.heartbeats >= 4, 5)
+    await fast.close()
 
 
 @pytest.mark.asyncio
