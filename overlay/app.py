@@ -106,6 +106,7 @@ def create_app(
 ) -> web.Application:
     from overlay import hub
     from overlay import ingest as ingest_routes
+    from overlay.admin import setup_admin
 
     app = web.Application(client_max_size=1 << 20)
     app[SETTINGS] = settings
@@ -122,6 +123,7 @@ def create_app(
     app.router.add_get("/overlay/{room}/ws", hub.overlay_ws)
     app.router.add_get("/overlay/{room}/{page}", overlay_page)
     ingest_routes.setup(app)
+    setup_admin(app)
     app.router.add_static("/static/", HERE / "static", append_version=True)
     app.on_shutdown.append(close_websockets)
     return app
