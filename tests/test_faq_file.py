@@ -102,3 +102,10 @@ def test_file_errors(data: bytes, reason: str) -> None:
 def test_missing_file_is_an_faq_error(tmp_path: Path) -> None:
     with pytest.raises(FaqFileError, match="cannot read"):
         load_faq(tmp_path / "nope.toml")
+
+
+def test_faq_text_that_looks_like_pinyin_loads(tmp_path: Path) -> None:
+    # latin words in an answer are read like viewer text at load time (damage reads as pinyin da ma ge)
+    p = tmp_path / "f.toml"
+    p.write_text('[[faq]]\nid = "a"\nquestion = "破损怎么办"\nanswer = "damage report: 拍照联系客服"\n', "utf-8")
+    assert FaqStore.load(p).match("收到破损了").faq_id == "a"

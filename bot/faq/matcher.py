@@ -34,7 +34,9 @@ from bot.faq.vocab import Vocabulary, shipped_tables
 
 Q_EXP = 0.5
 PRODUCT_CLASS = "商品"  # naming the product is context: 饼干全碎了 asks about damage, not biscuits
-PROBLEM_BOOST = 1.6  # the word that made a message a problem report or request is what it is about
+PROBLEM_BOOST = 1.6
+MAX_CANDIDATES = 60  # phrases scored in full per message (by how much of the message they can explain)
+_EMPTY: frozenset[int] = frozenset()  # the word that made a message a problem report or request is what it is about
 # question words carry a little meaning (多久 vs 哪里) but never make a match on their own
 QUESTION_WORDS = frozenset(
     "怎么 怎么办 什么 什么时候 多久 哪里 哪个 多少 多少钱 有没有 能 吗 呢 请问"
@@ -97,6 +99,17 @@ class FaqMatch:
         return self.gate == QUESTION and self.has_words
 
 
+@dataclass(frozen=True, slots=True)
+class _Feats:
+    """What a word offers for partial credit, computed once per word."""
+
+    cjk: bool
+    bigrams: frozenset[str]
+    chars: tuple[str, ...]
+    pinyin: str
+    classes: frozenset[str]
+
+
 @dataclass(slots=True)
 class _Phrase:
     entry: int
@@ -157,6 +170,7 @@ class FaqMatcher:
         self.gate = QuestionGate(vocab.cues)
         self._focus_cues = set(self.gate.problem) | set(self.gate.request)
         self._cache: dict[str, FaqMatch] = {}
+        self._feat_cache: dict[str, _Feats] = {}
 
         # entry-level document frequency of every unit (question, examples, keywords)
         analysed: list[list[tuple[str, str, Analysis]]] = []
@@ -287,23 +301,37 @@ class FaqMatcher:
 
     # --- comparing ------------------------------------------------------------------------------
 
+    def _feats(self, unit: str) -> _Feats:
+        f = self._feat_cache.get(unit)
+        if f is None:
+            cjk = is_cjk(unit[0])
+            f = _Feats(
+                cjk=cjk,
+                bigrams=frozenset(_bigrams(unit)) if cjk and len(unit) >= 2 else frozenset(),
+                chars=tuple(c for c in unit if is_cjk(c)),
+                pinyin=pinyin_key(unit) if cjk and len(unit) >= 2 else "",
+                classes=self.analyzer.vocab.classes.get(unit, frozenset()),
+            )
+            if len(self._feat_cache) > 50_000:
+                self._feat_cache.clear()
+            self._feat_cache[unit] = f
+        return f
+
     def _credit(self, unit: str, classes: frozenset[str] | set[str], other: _Phrase) -> float:
-        if unit in other.units:
-            return other.credit_scale.get(unit, 1.0)
+        scale = other.credit_scale.get(unit)
+        if scale is not None:
+            return scale
+        f = self._feats(unit)
         best = 0.0
-        for c in classes:
-            if c in other.classes:
-                best = 0.75
-        if not is_cjk(unit[0]):
+        if f.classes and any(c in other.classes for c in f.classes):
+            best = 0.75
+        if not f.cjk:
             return best
-        if len(unit) >= 2 and pinyin_key(unit) in other.pinyin:
+        if f.pinyin and f.pinyin in other.pinyin:
             best = 0.85
-        if best < 0.8 and len(unit) >= 2:
-            bg = _bigrams(unit)
-            if bg:
-                best = max(best, 0.8 * len(bg & other.bigrams) / len(bg))
-            chars = [c for c in unit if is_cjk(c)]
-            best = max(best, 0.5 * sum(c in other.chars for c in chars) / len(chars))
+        if best < 0.8 and f.bigrams:
+            best = max(best, 0.8 * len(f.bigrams & other.bigrams) / len(f.bigrams))
+            best = max(best, 0.5 * sum(c in other.chars for c in f.chars) / len(f.chars))
         elif len(unit) == 1 and unit in other.chars:
             best = max(best, 0.5)
         return best
@@ -370,19 +398,32 @@ class FaqMatcher:
         if not q_units:
             return []
         q = _Phrase(entry=-1, kind="query", text=a.text, units=q_units)
-        for u in q_units:
-            if len(u) >= 2 and is_cjk(u[0]):
-                q.pinyin.setdefault(pinyin_key(u), u)
-            q.bigrams |= _bigrams(u)
-            q.chars |= {c for c in u if is_cjk(c)}
-            for c in self._unit_classes(u):
+        q.credit_scale = dict.fromkeys(q_units, 1.0)
+        tally: dict[int, float] = {}
+        for u, w in q_units.items():
+            f = self._feats(u)
+            if f.pinyin:
+                q.pinyin.setdefault(f.pinyin, u)
+            q.bigrams |= f.bigrams
+            q.chars.update(f.chars)
+            for c in f.classes:
                 q.classes.setdefault(c, set()).add(u)
+            # phrases that can give this word any credit; single characters only look for themselves
+            keys = [f"u:{u}", *(f"k:{c}" for c in f.classes), *(f"b:{b}" for b in f.bigrams)]
+            if f.pinyin:
+                keys.append(f"p:{f.pinyin}")
+            if len(u) == 1 or (f.cjk and not f.bigrams):
+                keys += [f"c:{c}" for c in f.chars]
+            hit: set[int] = set()
+            for key in keys:
+                hit |= self._index.get(key, _EMPTY)
+            for pi in hit:
+                tally[pi] = tally.get(pi, 0.0) + w
         for seg in a.text.split():
             q.bigrams |= _bigrams(seg)
         q.total = sum(q_units.values())
-        candidates: set[int] = set()
-        for key in self._keys(q.units, q.classes.keys(), q.pinyin.keys(), q.bigrams, q.chars):
-            candidates |= self._index.get(key, set())
+        # full scoring for the phrases that could explain the most of the message
+        candidates = sorted(tally, key=lambda pi: (-tally[pi], pi))[:MAX_CANDIDATES]
         best: dict[int, Ranked] = {}
         for pi in candidates:
             p = self.phrases[pi]

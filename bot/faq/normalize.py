@@ -197,21 +197,20 @@ class Analyzer:
             self._auto.make_automaton()
         words = vocab.words
         self._tok = _Jieba.get(sorted(words))
-        corpus_words: list[str] = []
-        for text in corpus:
-            for w in self._cut(self.apply_synonyms(self.read_latin(self.clean(text)[0]))):
-                if len(w) >= 2 and all(is_cjk(c) for c in w):
-                    corpus_words.append(w)
         # pinyin reading: syllables -> word. Common single characters first, then the tables' words,
-        # then the FAQ's own words; the first word seen for a reading wins.
+        # then the FAQ's own words; the first word seen for a reading wins. (Built before the FAQ's
+        # own text is read: that text may hold pinyin-looking words itself.)
         self._lexicon: dict[tuple[str, ...], str] = {}
         for ch in common:
             self._lexicon.setdefault(_pinyin_of(ch), ch)
         for w in sorted(words, key=lambda w: (len(w), w)):
             if len(w) >= 2:
                 self._lexicon.setdefault(_pinyin_of(w), w)
-        for w in corpus_words:
-            self._lexicon.setdefault(_pinyin_of(w), w)
+        self._max_syll = max((len(k) for k in self._lexicon), default=1)
+        for text in corpus:
+            for w in self._cut(self.apply_synonyms(self.read_latin(self.clean(text)[0]))):
+                if len(w) >= 2 and all(is_cjk(c) for c in w):
+                    self._lexicon.setdefault(_pinyin_of(w), w)
         self._max_syll = max((len(k) for k in self._lexicon), default=1)
 
     # --- step 1 ---------------------------------------------------------------------------------
