@@ -22,7 +22,7 @@ def chat(room: str, n: int) -> ChatMessage:
     return ChatMessage(room=room, text=f"m{n}")
 
 
-async def take(sub, n: int, timeout: float = 5.0) -> list[Event]:  # type: ignore[no-untyped-def]
+async def take(sub, n: int, within: float = 5.0) -> list[Event]:  # type: ignore[no-untyped-def]
     out: list[Event] = []
 
     async def run() -> None:
@@ -31,7 +31,7 @@ async def take(sub, n: int, timeout: float = 5.0) -> list[Event]:  # type: ignor
             if len(out) == n:
                 return
 
-    await asyncio.wait_for(run(), timeout)
+    await asyncio.wait_for(run(), within)
     return out
 
 
@@ -269,7 +269,7 @@ async def test_outage_buffers_then_delivers_in_order(tmp_path: Path) -> None:
         assert health["ok"] is False and "unreachable" in str(health["detail"])
         assert health["buffered_events"] == 5
         await asyncio.to_thread(server.start)
-        got = await take(sub, 5, timeout=10)
+        got = await take(sub, 5, within=10)
         assert [e.seq for e in got] == [4, 5, 6, 7, 8]
         assert [e.text for e in got] == [f"m{i}" for i in range(3, 8)]
         for _ in range(50):  # the writer reads its reply a moment after readers see the entries
@@ -300,7 +300,7 @@ async def test_numbering_survives_redis_losing_its_data(tmp_path: Path) -> None:
         await asyncio.to_thread(server.restart)  # no persistence: the stream and counter are gone
         # the room's writer remembers where it was, so ids keep increasing for every reader
         assert (await writer.publish(chat("a", 3))).seq == 4
-        assert [e.seq for e in await take(sub, 1, timeout=10)] == [4]
+        assert [e.seq for e in await take(sub, 1, within=10)] == [4]
     finally:
         await reader.close()
         await writer.close()
