@@ -56,9 +56,17 @@ def serve(settings: Settings) -> int:
     from bot.service import Service
     from overlay.app import create_app
 
+    if settings.redis.url:
+        # rooms shared through Redis: this process is one worker and one web node at once
+        from bot.roles import run_node
+
+        return run_node(settings, worker=True, web=True)
+    from bot.metrics import NodeCollector, add_metrics
+
     service = Service(settings)
     app = create_app(settings, bus=service.bus, ingest=service.ingest, status=service.status)
     app.cleanup_ctx.append(service.cleanup_ctx)
+    add_metrics(app, NodeCollector("run", service=service))
     try:
         web.run_app(
             app,
@@ -145,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules_cli.register(sub)
     faq_cli.register(sub)
+
+    from bot import roles
+
+    roles.register(sub)
     return parser
 
 

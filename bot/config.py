@@ -64,6 +64,12 @@ class RedisSettings:
     prefix: str = "livebot"
     # a worker that has not renewed its room leases for this long loses them to a live worker
     lease_seconds: float = 15.0
+    # `livebot worker` serves /healthz and /metrics on [server] host at this port
+    worker_port: int = 8766
+    # a web node holds a speech ingest request this long for Redis to come back, then answers 503
+    ingest_wait: float = 2.0
+    # ingested speech segments kept per room for its worker (MAXLEN ~ of the ingest stream)
+    ingest_backlog: int = 10000
 
 
 @dataclass(frozen=True)
@@ -294,6 +300,10 @@ def _check_rooms(settings: Settings, file: str) -> None:
         raise ConfigError(file, "server.port", "must be between 1 and 65535")
     if settings.bus.replay < 1:
         raise ConfigError(file, "bus.replay", "must be at least 1")
+    if settings.redis.lease_seconds < 0.5:
+        raise ConfigError(file, "redis.lease_seconds", "must be at least 0.5")
+    if not 0 < settings.redis.worker_port < 65536:
+        raise ConfigError(file, "redis.worker_port", "must be between 1 and 65535")
     if settings.platforms.bilibili.danmaku_scheme not in ("ws", "wss"):
         raise ConfigError(file, "platforms.bilibili.danmaku_scheme", 'must be "ws" or "wss"')
 

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from bot.audit import AuditLog
 from bot.bus.base import Bus
-from bot.events import AnchorSpeech, ChatMessage, Event, Warning
+from bot.events import AnchorSpeech, ChatMessage, Event, FaqReply, Warning
 from rules import Hit, RuleEngine, SpeechStream
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,13 @@ class RoomPipeline:
         self.bot_user_ids = bot_user_ids
         self._engine: RuleEngine | None = None
         self._streams: dict[str, SpeechStream] = {}
-        self.counters = {"events": 0, "warnings": 0, "errors": 0}
+        self.counters = {"events": 0, "warnings": 0, "errors": 0, "replies": 0}
 
     async def emit(self, event: Event) -> Event:
         """Publish to the bus, then audit with the sequence id the bus gave it."""
         published = await self.bus.publish(event)
+        if isinstance(published, FaqReply) and published.action == "sent":
+            self.counters["replies"] += 1  # chat replies that went out (/metrics, the console)
         if self.audit is not None:
             try:
                 self.audit.write(published)

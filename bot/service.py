@@ -153,6 +153,9 @@ class RoomRunner:
 
 
 class Service:
+    #: the pipeline each room gets (the Redis worker's commits each ingested segment atomically)
+    pipeline_class: type[RoomPipeline] = RoomPipeline
+
     def __init__(self, settings: Settings, *, bus: Bus | None = None) -> None:
         self.settings = settings
         self.bus = bus or MemoryBus(settings.bus.replay, settings.bus.subscriber_queue)
@@ -188,7 +191,7 @@ class Service:
     def _build_room(self, room: RoomSettings) -> RoomRunner:
         assert self.http is not None
         adapter = create_adapter(room, self.settings, self.http)
-        pipeline = RoomPipeline(
+        pipeline = self.pipeline_class(
             room.name,
             bus=self.bus,
             audit=self.audit,
