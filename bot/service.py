@@ -26,6 +26,7 @@ from bot.bus.memory import MemoryBus
 from bot.config import RoomSettings, Settings
 from bot.events import Event, RoomStatus, User
 from bot.faq import FaqResponder, FaqStore
+from bot.faq.state import ReplyState
 from bot.room import RoomPipeline
 from rules import RuleEngine
 
@@ -208,8 +209,13 @@ class Service:
                 send=self._sender(adapter),
                 max_length=adapter.max_message_length,
                 bot_user_ids=pipeline.bot_user_ids,
+                state=self._reply_state(room.name),
             )
         return RoomRunner(room, pipeline, adapter)
+
+    def _reply_state(self, room: str) -> ReplyState | None:
+        """The room's reply cooldowns to continue from (a Redis worker loads them; here: fresh)."""
+        return None
 
     async def start(self) -> None:
         await self.bus.start()

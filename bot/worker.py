@@ -9,8 +9,9 @@ A worker is the single-process ``Service`` with three differences:
   reach Redis in one atomic step, and its audit lines are written once that step succeeded. A
   worker killed mid-segment leaves no trace of it, and the room's next worker handles it again,
   so each warning appears once on the overlay and once in the audit logs;
-- FAQ files and rule packs come from the copies shared through Redis (``bot.shared_files``), and
-  chat replies go out only while the lease is certainly held.
+- FAQ files and rule packs come from the copies shared through Redis (``bot.shared_files``), FAQ
+  reply cooldowns are saved there for the room's next worker (``bot.faq.redis_state``), and chat
+  replies go out only while the lease is certainly held.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from bot.bus.stream_tail import Entries, StreamTail
 from bot.cluster import RoomLeases, new_worker_id
 from bot.config import RoomSettings, Settings
 from bot.events import AnchorSpeech, Event, EventFormatError, RoomStatus, User, event_from_dict
+from bot.faq.redis_state import RedisReplyStates
+from bot.faq.state import ReplyState
 from bot.room import RoomPipeline
 from bot.service import Service
 from bot.shared_files import SharedFiles
@@ -119,6 +122,9 @@ class Worker(Service):
         )
         self.shared = SharedFiles(self.link, self.keys, settings, node=self.worker_id)
         self.ingest_tail = StreamTail(self.link, self._on_ingest, name="ingest-tail")
+        self.reply_states = RedisReplyStates(self.link, self.keys, settings.reply, token=self.worker_id)
+        self._states: dict[str, ReplyState] = {}
+        self._state_task: asyncio.Task[None] | None = None
         self._ingest_rooms: dict[str, str] = {}  # ingest stream key -> room
         self._status_task: asyncio.Task[None] | None = None
         self._boot: asyncio.Task[None] | None = None
@@ -144,6 +150,7 @@ class Worker(Service):
         self.ingest_tail.start()
         self.leases.start()
         self._status_task = asyncio.create_task(self._publish_status(), name="room-status")
+        self._state_task = asyncio.create_task(self.reply_states.run(self._running_states), name="reply-states")
         self.ready = True
         log.info("worker %s started: %d configured room(s)", self.worker_id, len(self.room_settings))
 
@@ -155,7 +162,7 @@ class Worker(Service):
 
     async def stop(self) -> None:
         await self.leases.close()  # stops every room gracefully and hands its lease back
-        for task in (self._boot, self._status_task):
+        for task in (self._boot, self._status_task, self._state_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -170,6 +177,7 @@ class Worker(Service):
         room = self.room_settings[name]
         await self.redis_bus.open_writer(name, token=token, on_fenced=self.leases.reclaim)
         position = await self.link.client.get(self.keys.ingest_pos(name))
+        self._states[name] = await self.reply_states.load(name)
         runner = self._build_room(room)
         self.runners[name] = runner
         runner.start()
@@ -186,11 +194,22 @@ class Worker(Service):
         if runner is not None:
             # what was accepted goes through the pipeline; a lost room's writer drops it (fenced)
             await runner.stop()
+        state = self._states.pop(name, None)
+        if state is not None and self.link.up:
+            with contextlib.suppress(*OUTAGE_ERRORS):
+                await self.reply_states.save(name, state)  # fenced: refused if the room moved on
+        self.reply_states.forget(name)
         await self.redis_bus.close_writer(name, wait=2.0)
         with contextlib.suppress(*OUTAGE_ERRORS):
             if self.link.up:
                 await self.link.client.hdel(self.keys.room_status, name)
         log.info("worker %s: room %s stopped (%s)", self.worker_id, name, why)
+
+    def _reply_state(self, room: str) -> ReplyState | None:
+        return self._states.get(room)
+
+    def _running_states(self) -> dict[str, ReplyState]:
+        return {name: state for name, state in self._states.items() if name in self.runners}
 
     def _fence_room(self, name: str) -> None:
         # the lease can no longer be vouched for: nothing more goes to Redis or the chat from here

@@ -38,8 +38,9 @@ class Keys:
         """Marks an ingest request id as stored, so a retried XADD does not store it twice."""
         return self._room(room, f"ingest_seen:{uid}")
 
-    def cooldown(self, room: str, name: str) -> str:
-        return self._room(room, f"cd:{name}")
+    def reply_state(self, room: str) -> str:
+        """The room's FAQ reply cooldowns (JSON), saved by its worker for the next one."""
+        return self._room(room, "reply_state")
 
     @property
     def workers(self) -> str:

@@ -42,6 +42,7 @@ from bot.config import ReplySettings
 from bot.events import ChatMessage, Event, FaqReply, User
 from bot.faq.faqfile import FaqEntry
 from bot.faq.matcher import FaqMatch
+from bot.faq.state import ReplyState
 from bot.faq.store import FaqStore
 
 log = logging.getLogger(__name__)
@@ -105,21 +106,39 @@ class FaqResponder:
         bot_user_ids: frozenset[str] = frozenset(),
         *,
         clock: Callable[[], float] = time.monotonic,
+        state: ReplyState | None = None,
     ) -> None:
         self.room, self.platform, self.store, self.reply = room, platform, store, reply
         self._emit, self._send = emit, send
         self.max_length = max(1, max_length)
         self.bot_user_ids = frozenset(bot_user_ids)
         self.clock = clock
-        self._faq_last: dict[str, float] = {}
-        self._user_last: dict[str, float] = {}
-        self._sent_times: deque[float] = deque()
-        self._blocked_until = 0.0
-        self._last_text: str | None = None
+        # cooldowns and recent sends live in a ReplyState, which a Redis worker saves for the
+        # room's next worker (bot/faq/redis_state.py); the policy below reads and writes it as before
+        self.state = state if state is not None else ReplyState()
+        self._faq_last: dict[str, float] = self.state.faq_last
+        self._user_last: dict[str, float] = self.state.user_last
+        self._sent_times: deque[float] = self.state.sent_times
         self._pending: dict[str, _Group] = {}
         self._wake = asyncio.Event()
         self._timer: asyncio.Task[None] | None = None
         self._closed = False
+
+    @property
+    def _blocked_until(self) -> float:
+        return self.state.blocked_until
+
+    @_blocked_until.setter
+    def _blocked_until(self, value: float) -> None:
+        self.state.blocked_until = value
+
+    @property
+    def _last_text(self) -> str | None:
+        return self.state.last_text
+
+    @_last_text.setter
+    def _last_text(self, value: str | None) -> None:
+        self.state.last_text = value
 
     # --- who is never answered ------------------------------------------------------------------
 
