@@ -7,10 +7,15 @@
 
 One pipeline handles one room's events strictly in order. A failure on one event is logged and
 the pipeline goes on with the next: a room's loop never dies from bad input.
+
+Viewer questions go to the FAQ responder through a queue of their own: answering may wait on the
+platform's send API, and a warning for the anchor must never wait behind a chat reply.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Protocol
@@ -50,6 +55,8 @@ class RoomPipeline:
         self._engine: RuleEngine | None = None
         self._streams: dict[str, SpeechStream] = {}
         self.counters = {"events": 0, "warnings": 0, "errors": 0, "replies": 0}
+        self._questions: asyncio.Queue[ChatMessage] = asyncio.Queue()
+        self._answerer: asyncio.Task[None] | None = None
 
     async def emit(self, event: Event) -> Event:
         """Publish to the bus, then audit with the sequence id the bus gave it."""
@@ -85,7 +92,29 @@ class RoomPipeline:
                 assert isinstance(published, ChatMessage)
                 await self._check_chat(published)
             elif self.responder is not None and event.text:
-                await self.responder.handle(event)
+                self._ask(event)
+
+    def _ask(self, msg: ChatMessage) -> None:
+        if self._answerer is None:
+            self._answerer = asyncio.create_task(self._answer_questions(), name=f"room:{self.room}:faq")
+        self._questions.put_nowait(msg)
+
+    async def _answer_questions(self) -> None:
+        assert self.responder is not None
+        while True:
+            msg = await self._questions.get()
+            try:
+                await self.responder.handle(msg)
+            except Exception:
+                self.counters["errors"] += 1
+                log.exception("room %s: the FAQ responder failed on a message; going on", self.room)
+            finally:
+                self._questions.task_done()
+
+    async def drain(self) -> None:
+        """Wait until every accepted viewer question has been answered or held back."""
+        if self._answerer is not None:
+            await self._questions.join()
 
     def _engine_now(self) -> RuleEngine:
         engine = self._rules()
@@ -137,5 +166,11 @@ class RoomPipeline:
         )
 
     async def close(self) -> None:
+        if self._answerer is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.drain(), timeout=5.0)
+            self._answerer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._answerer
         if self.responder is not None:
             await self.responder.close()

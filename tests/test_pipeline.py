@@ -137,3 +137,24 @@ async def test_a_failing_event_does_not_stop_the_room(tmp_path: Path) -> None:
     room.pipeline._rules = lambda: ENGINE
     await room.pipeline.handle(AnchorSpeech(room="r", text="史上最低价", segment="2"))
     assert any(isinstance(e, Warning) for e in await room.events())
+
+
+@pytest.mark.asyncio
+async def test_a_slow_chat_send_never_delays_a_warning(tmp_path: Path) -> None:
+    room = Room(tmp_path)
+    release = asyncio.Event()
+
+    async def stuck_send(text: str, reply_to: User | None) -> None:
+        await release.wait()  # the platform's send API hangs
+
+    assert room.pipeline.responder is not None
+    room.pipeline.responder._send = stuck_send  # type: ignore[attr-defined]
+    await asyncio.wait_for(room.pipeline.handle(ChatMessage(room="r", user=VIEWER, text="请问怎么退货呀")), 1.0)
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(
+        room.pipeline.handle(AnchorSpeech(room="r", text="我们家是销量冠军", segment="1")), timeout=1.0
+    )
+    assert any(isinstance(e, Warning) for e in await room.events())
+    release.set()
+    await room.pipeline.drain()
+    await room.pipeline.close()
