@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable
 from typing import Protocol
@@ -96,7 +97,10 @@ class RoomPipeline:
 
     def _ask(self, msg: ChatMessage) -> None:
         if self._answerer is None:
-            self._answerer = asyncio.create_task(self._answer_questions(), name=f"room:{self.room}:faq")
+            # a fresh context: the answerer outlives whatever event (and its context) started it
+            self._answerer = asyncio.create_task(
+                self._answer_questions(), name=f"room:{self.room}:faq", context=contextvars.Context()
+            )
         self._questions.put_nowait(msg)
 
     async def _answer_questions(self) -> None:
