@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from bot.adapters.base import LogOnce
 from bot.adapters.bilibili import pb
 from bot.events import (
     ChatMessage,
@@ -131,7 +132,7 @@ class CommandParser:
         self.room = room
         self.anchor_uid = anchor_uid
         self.bot_uid = bot_uid
-        self._unknown_seen: set[str] = set()
+        self._unknown_seen = LogOnce(MAX_UNKNOWN_NAMES)
         self._login_notice_shown = False
         self._recent_enters: OrderedDict[tuple[int, str, int], None] = OrderedDict()
         self._handlers: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
@@ -170,9 +171,8 @@ class CommandParser:
         return []
 
     def _log_unknown(self, name: str) -> None:
-        if name in self._unknown_seen or len(self._unknown_seen) >= MAX_UNKNOWN_NAMES:
+        if not self._unknown_seen.first(name):
             return
-        self._unknown_seen.add(name)
         if name in UNDECODED:
             log.info(
                 "room %s: skipping Bilibili %s (protobuf schema not verified; SEND_GIFT still arrives)",
