@@ -18,27 +18,18 @@ from bot.config import BilibiliSettings, RoomSettings
 from bot.events import ChatMessage, Gift, RoomStatus, User
 from tests.loopback.bilibili import BilibiliLoopback, brotli_frame, cmd_packet, danmu, pack, send_gift, zlib_frame
 from tests.loopback.collect import Collector, until
+from tests.loopback.common import FAST_RECONNECT
 
 
 @pytest_asyncio.fixture
 async def server() -> AsyncIterator[BilibiliLoopback]:
-    srv = BilibiliLoopback()
-    await srv.start()
-    yield srv
-    await srv.stop()
-
-
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+    async with BilibiliLoopback() as srv:
+        yield srv
 
 
 def make_adapter(server: BilibiliLoopback, http: aiohttp.ClientSession, *, login: bool = False,
                  **extra: Any) -> BilibiliAdapter:  # fmt: skip
-    keys: dict[str, Any] = dict(
-        heartbeat_seconds=0.2, reconnect_base_seconds=0.02, reconnect_cap_seconds=0.1, connect_timeout_seconds=2.0
-    )
+    keys: dict[str, Any] = dict(FAST_RECONNECT, heartbeat_seconds=0.2)
     if login:
         keys.update(sessdata=server.sessdata, bili_jct=server.bili_jct)
     keys.update(extra)

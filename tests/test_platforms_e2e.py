@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
 from tests.loopback.bilibili import BilibiliLoopback, brotli_frame, danmu, zlib_frame
 from tests.loopback.collect import until
@@ -38,12 +36,6 @@ def audited(run: Running, room: str, type_: str) -> list[str]:
     return [r["text"] for r in audit_lines(run, room) if r["type"] == type_]
 
 
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def overlay_warning(http: aiohttp.ClientSession, run: Running, room: str, phrase: str) -> dict[str, Any]:
     """Open the room's overlay websocket and wait for a warning about ``phrase``."""
     token = run.settings.room(room).overlay_token  # type: ignore[union-attr]
@@ -63,16 +55,14 @@ async def overlay_warning(http: aiohttp.ClientSession, run: Running, room: str, 
 
 @pytest.mark.asyncio
 async def test_bilibili_room_end_to_end(tmp_path: Path, http: aiohttp.ClientSession) -> None:
-    server = BilibiliLoopback()
-    await server.start()
-    captions = tmp_path / "captions.txt"
-    captions.write_text("")
-    settings = make_settings(
-        tmp_path,
-        [{"name": "bili", "platform": "bilibili", "room_id": str(server.short_id), "caption_file": str(captions)}],
-        platforms={"bilibili": server.settings_table(**FAST_BILI)},
-    )
-    try:
+    async with BilibiliLoopback() as server:
+        captions = tmp_path / "captions.txt"
+        captions.write_text("")
+        settings = make_settings(
+            tmp_path,
+            [{"name": "bili", "platform": "bilibili", "room_id": str(server.short_id), "caption_file": str(captions)}],
+            platforms={"bilibili": server.settings_table(**FAST_BILI)},
+        )
         async with running_service(settings) as run:
             conn = await server.wait_authed(1)
             assert conn.auth["roomid"] == server.room_id and conn.auth["key"] in server.tokens  # type: ignore[index]
@@ -100,20 +90,16 @@ async def test_bilibili_room_end_to_end(tmp_path: Path, http: aiohttp.ClientSess
             assert first_chat["raw"]["cmd"].startswith("DANMU_MSG") and first_chat["platform"] == "bilibili"
             statuses = [r["state"] for r in audit_lines(run, "bili") if r["type"] == "room_status"]
             assert "connected" in statuses
-    finally:
-        await server.stop()
 
 
 @pytest.mark.asyncio
 async def test_twitch_channel_end_to_end(tmp_path: Path, http: aiohttp.ClientSession) -> None:
-    server = TwitchLoopback()
-    await server.start()
-    settings = make_settings(
-        tmp_path,
-        [{"name": "tw", "platform": "twitch", "room_id": "qinghe"}],
-        platforms={"twitch": {"irc_url": server.url, "reconnect_base_seconds": 0.05, "reconnect_cap_seconds": 0.2}},
-    )
-    try:
+    async with TwitchLoopback() as server:
+        settings = make_settings(
+            tmp_path,
+            [{"name": "tw", "platform": "twitch", "room_id": "qinghe"}],
+            platforms={"twitch": {"irc_url": server.url, "reconnect_base_seconds": 0.05, "reconnect_cap_seconds": 0.2}},
+        )
         async with running_service(settings) as run:
             client = await server.wait_joined(1)
             assert client.nick.startswith("justinfan") and client.lines[-1] == "JOIN #qinghe"
@@ -125,20 +111,16 @@ async def test_twitch_channel_end_to_end(tmp_path: Path, http: aiohttp.ClientSes
             assert warning["platform"] == "twitch" and "anchor" in warning["user"]["roles"]
             await until(lambda: len(audited(run, "tw", "chat")) == 2, 5)
             assert audited(run, "tw", "chat") == ["how do returns work?", "这款是全网最低价"]
-    finally:
-        await server.stop()
 
 
 @pytest.mark.asyncio
 async def test_killed_bilibili_server_reconnects_without_lost_or_duplicated_audit_lines(tmp_path: Path) -> None:
-    server = BilibiliLoopback()
-    await server.start()
-    settings = make_settings(
-        tmp_path,
-        [{"name": "bili", "platform": "bilibili", "room_id": str(server.room_id)}],
-        platforms={"bilibili": server.settings_table(**FAST_BILI)},
-    )
-    try:
+    async with BilibiliLoopback() as server:
+        settings = make_settings(
+            tmp_path,
+            [{"name": "bili", "platform": "bilibili", "room_id": str(server.room_id)}],
+            platforms={"bilibili": server.settings_table(**FAST_BILI)},
+        )
         async with running_service(settings) as run:
             await server.wait_authed(1)
             before = [f"before-{i}" for i in range(20)]
@@ -163,5 +145,3 @@ async def test_killed_bilibili_server_reconnects_without_lost_or_duplicated_audi
             assert audited(run, "bili", "chat") == before + after
             states = [r["state"] for r in audit_lines(run, "bili") if r["type"] == "room_status"]
             assert states.count("connected") == 2 and "reconnecting" in states
-    finally:
-        await server.stop()

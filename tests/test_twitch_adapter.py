@@ -16,6 +16,7 @@ from bot.adapters.twitch import TwitchAdapter
 from bot.config import RoomSettings, TwitchSettings
 from bot.events import ChatMessage, Gift, GuardBuy, RoomStatus, User
 from tests.loopback.collect import Collector, until
+from tests.loopback.common import FAST_RECONNECT
 from tests.loopback.twitch import TwitchLoopback, privmsg, usernotice
 
 CH = "qinghe_shop"
@@ -23,29 +24,14 @@ CH = "qinghe_shop"
 
 @pytest_asyncio.fixture
 async def server() -> AsyncIterator[TwitchLoopback]:
-    srv = TwitchLoopback()
-    await srv.start()
-    yield srv
-    await srv.stop()
-
-
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+    async with TwitchLoopback() as srv:
+        yield srv
 
 
 def make_adapter(
     server: TwitchLoopback, http: aiohttp.ClientSession, *, login: bool = False, **extra: Any
 ) -> TwitchAdapter:
-    keys: dict[str, Any] = dict(
-        irc_url=server.url,
-        ping_seconds=0.3,
-        reconnect_base_seconds=0.02,
-        reconnect_cap_seconds=0.1,
-        connect_timeout_seconds=2.0,
-        login_retry_seconds=0.3,
-    )
+    keys: dict[str, Any] = dict(FAST_RECONNECT, irc_url=server.url, ping_seconds=0.3, login_retry_seconds=0.3)
     if login:
         keys.update(login=server.login, oauth_token=server.token)
     keys.update(extra)

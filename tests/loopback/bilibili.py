@@ -16,16 +16,17 @@ import asyncio
 import hashlib
 import json
 import secrets
-import socket
 import struct
 import time
 import urllib.parse
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import brotli
 from aiohttp import WSMsgType, web
+
+from tests.loopback.common import LoopbackServer, Peer, free_port
 
 _HDR = struct.Struct(">IHHII")
 # the public WBI permutation, typed in again here on purpose (see the module docstring)
@@ -57,22 +58,17 @@ def zlib_frame(payloads: list[dict[str, Any]]) -> bytes:
     return pack(5, zlib.compress(inner), proto=2)
 
 
-def free_port() -> int:
-    """A port nothing listens on (for "a host that refuses")."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
-class Conn:
-    ws: web.WebSocketResponse
+class Conn(Peer):
     auth: dict[str, Any] | None = None
     heartbeats: int = 0
-    authed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def authed(self) -> asyncio.Event:
+        return self.ready
 
 
-class BilibiliLoopback:
+class BilibiliLoopback(LoopbackServer[Conn]):
     def __init__(
         self,
         *,
@@ -84,23 +80,19 @@ class BilibiliLoopback:
         bot_uid: int = 4242,
         refusing_host_first: bool = True,
     ) -> None:
+        super().__init__()
         self.short_id, self.room_id, self.anchor_uid = short_id, room_id, anchor_uid
         self.sessdata, self.bili_jct, self.bot_uid = sessdata, bili_jct, bot_uid
         self.refusing_host_first = refusing_host_first
         self.img_key, self.sub_key = secrets.token_hex(16), secrets.token_hex(16)
         self.tokens: set[str] = set()
-        self.conns: list[Conn] = []
-        self.stall = False
         self.reject_auth = 0
         self.risk_control = 0
         self.send_mode = "ok"  # ok | too_fast
         self.sent: list[dict[str, str]] = []
         self.calls: dict[str, int] = {}
         self.bad_signatures = 0
-        self.port = 0
         self.refused_port = free_port()
-        self._runner: web.AppRunner | None = None
-        self._auths = asyncio.Condition()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -113,27 +105,6 @@ class BilibiliLoopback:
         app.router.add_post("/msg/send", self._msg_send)
         app.router.add_get("/sub", self._sub)
         return app
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app(), handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
-        await site.start()
-        if not self.port:
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def kill(self) -> None:
-        """Stop serving at once: open websockets are cut, the port refuses until ``restart()``."""
-        for c in list(self.conns):
-            await c.ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def restart(self) -> None:
-        await self.start()
-
-    stop = kill
 
     @property
     def base(self) -> str:
@@ -155,27 +126,20 @@ class BilibiliLoopback:
     # --- driving the websocket -------------------------------------------------------------------
 
     @property
+    def conns(self) -> list[Conn]:
+        return self.peers
+
+    @property
     def authed_conns(self) -> list[Conn]:
-        return [c for c in self.conns if c.authed.is_set() and not c.ws.closed]
+        return self.ready_peers
 
     async def wait_authed(self, count: int, within: float = 10.0) -> Conn:
         """Wait until ``count`` connections in total have authenticated; returns the latest."""
-
-        async def done() -> Conn:
-            async with self._auths:
-                await self._auths.wait_for(lambda: sum(c.authed.is_set() for c in self.conns) >= count)
-            return [c for c in self.conns if c.authed.is_set()][-1]
-
-        return await asyncio.wait_for(done(), within)
+        return await self.wait_ready(count, within)
 
     async def send(self, data: bytes, conn: Conn | None = None) -> None:
         conn = conn or self.authed_conns[-1]
         await conn.ws.send_bytes(data)
-
-    async def drop(self) -> None:
-        for c in list(self.conns):
-            if not c.ws.closed:
-                await c.ws.close()
 
     # --- HTTP handlers ---------------------------------------------------------------------------
 
@@ -266,10 +230,8 @@ class BilibiliLoopback:
     # --- the danmaku websocket -------------------------------------------------------------------
 
     async def _sub(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        conn = Conn(ws)
-        self.conns.append(conn)
+        conn = await self._accept(request, Conn)
+        ws = conn.ws
         async for msg in ws:
             if msg.type != WSMsgType.BINARY:
                 continue
@@ -308,9 +270,7 @@ class BilibiliLoopback:
             ok = False
         await conn.ws.send_bytes(pack(8, {"code": 0 if ok else -101}, proto=1))
         if ok:
-            async with self._auths:
-                conn.authed.set()
-                self._auths.notify_all()
+            await self._mark_ready(conn)
         else:
             await conn.ws.close()
 

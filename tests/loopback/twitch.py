@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.loopback.common import LoopbackServer, Peer
+
 _ESC = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
 
 
@@ -84,80 +86,55 @@ def usernotice(channel: str, login: str, msg_id: str, system_msg: str, text: str
 
 
 @dataclass
-class Client:
-    ws: web.WebSocketResponse
+class Client(Peer):
     lines: list[str] = field(default_factory=list)
     nick: str = ""
     password: str = ""
     caps: str = ""
-    joined: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def joined(self) -> asyncio.Event:
+        return self.ready
 
 
-class TwitchLoopback:
+class TwitchLoopback(LoopbackServer[Client]):
     def __init__(
         self, *, login: str = "livebot", token: str = "goodtoken", bot_user_id: str = "90001", moderator: bool = False
     ) -> None:
+        super().__init__()
         self.login, self.token, self.bot_user_id, self.moderator = login, token, bot_user_id, moderator
-        self.clients: list[Client] = []
         self.privmsgs: list[tuple[dict[str, str], str]] = []  # (tags, text) the bot sent
         self.pongs: list[str] = []
         self.pings_from_client = 0
-        self.stall = False
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-        self._joins = asyncio.Condition()
 
-    async def start(self) -> None:
+    def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/", self._ws)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
-        await site.start()
-        if not self.port:
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def kill(self) -> None:
-        for c in list(self.clients):
-            await c.ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    restart = start
-    stop = kill
+        return app
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/"
 
     @property
+    def clients(self) -> list[Client]:
+        return self.peers
+
+    @property
     def joined(self) -> list[Client]:
-        return [c for c in self.clients if c.joined.is_set() and not c.ws.closed]
+        return self.ready_peers
 
     async def wait_joined(self, count: int, within: float = 10.0) -> Client:
-        async def done() -> Client:
-            async with self._joins:
-                await self._joins.wait_for(lambda: sum(c.joined.is_set() for c in self.clients) >= count)
-            return [c for c in self.clients if c.joined.is_set()][-1]
-
-        return await asyncio.wait_for(done(), within)
+        return await self.wait_ready(count, within)
 
     async def send(self, *lines: str, client: Client | None = None) -> None:
         """Several lines in one websocket message, as Twitch batches them."""
         client = client or self.joined[-1]
         await client.ws.send_str("".join(line + "\r\n" for line in lines))
 
-    async def drop(self) -> None:
-        for c in list(self.clients):
-            if not c.ws.closed:
-                await c.ws.close()
-
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        client = Client(ws)
-        self.clients.append(client)
+        client = await self._accept(request, Client)
+        ws = client.ws
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 await ws.close()
@@ -218,9 +195,7 @@ class TwitchLoopback:
                     )
                 )
             await c.ws.send_str("".join(x + "\r\n" for x in out))
-            async with self._joins:
-                c.joined.set()
-                self._joins.notify_all()
+            await self._mark_ready(c)
         elif cmd == "PING":
             self.pings_from_client += 1
             await c.ws.send_str(f":tmi.twitch.tv PONG tmi.twitch.tv {rest}\r\n")
