@@ -7,7 +7,6 @@ aiohttp AppRunner), bound to 127.0.0.1 on an ephemeral port, and stops them grac
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +17,11 @@ from aiohttp import web
 from bot.config import Settings, ensure_tokens, parse_config
 from bot.service import Service
 from overlay.app import create_app
+from tests.loopback.common import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_FAQ = ROOT / "bot" / "demo" / "faq.toml"
 DEMO_RECORDING = ROOT / "bot" / "demo" / "recording.jsonl"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_settings(tmp_path: Path, rooms: list[dict[str, Any]], **sections: Any) -> Settings:
