@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,14 +21,31 @@ from pathlib import Path
 import ahocorasick
 
 from .model import SCOPES, Hit, PackError, Rule
-from .normalize import Normalizer
+from .normalize import Normalizer, _is_cjk
 from .packs import load_packs
 from .variants import Speller
 
 log = logging.getLogger(__name__)
 
 SCOPE_BITS = {name: 1 << i for i, name in enumerate(SCOPES)}
-_ALLOW, _PHRASE = 0, 1
+
+_new = object.__new__
+
+
+class _Identity:
+    """Offsets of a line that needed no folding: normalized index == original index."""
+
+    __slots__ = ("shift",)
+
+    def __init__(self, shift: int) -> None:
+        self.shift = shift
+
+    def __getitem__(self, i: int) -> int:
+        return i + self.shift
+
+
+_IDENTITY = _Identity(0)
+_IDENTITY_END = _Identity(1)
 _MACRO = re.compile(r"<([^<>]+)>")
 
 # Negators that make a following medical / off-platform term a denial or a warning (不能治疗, 不要私下转账).
@@ -46,8 +63,10 @@ _CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]")
 class _Key:
     key: str
     allow: bool
-    phrases: tuple[tuple[int, str], ...]  # (rule index, canonical phrase)
+    phrases: tuple[tuple[int, str], ...]  # (rule index, canonical phrase), later rules first
     triggers: tuple[int, ...]  # pattern indexes
+    latin_edge: bool  # starts or ends with a Latin letter/digit: check it is not glued to another
+    by_bit: tuple[tuple[int, str] | None, ...]  # scope bit -> (rule index, phrase) reported there
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,7 @@ class _CompiledPattern:
     rule: int
     regex: re.Pattern[str]
     phrase: str
+    template: dict[str, object]  # Hit fields that do not depend on the match
 
 
 def _is_ascii_alnum(c: str) -> bool:
@@ -76,8 +96,13 @@ class RuleEngine:
         trigger_map: dict[str, list[int]] = {}
         patterns: list[_CompiledPattern] = []
         scope_mask: dict[str, int] = {}
-        self._unless: list[tuple[str, ...]] = []
+        self._unless: list[re.Pattern[str] | None] = []
         self._rule_masks: list[int] = []
+        self._hit_base = [
+            {"rule": r.id, "category": r.category, "severity": r.severity, "basis": r.basis, "suggestion": r.suggestion}
+            for r in self.rules
+        ]
+        self._has_context = [bool(r.unless or r.negation or r.boundary) for r in self.rules]
         self._phrase_count = 0
 
         for ridx, rule in enumerate(self.rules):
@@ -85,7 +110,8 @@ class RuleEngine:
             for s in rule.scopes:
                 mask |= SCOPE_BITS[s]
             self._rule_masks.append(mask)
-            self._unless.append(tuple(u for u in (fold(w) for w in rule.unless) if u))
+            words = sorted({u for u in (fold(w) for w in rule.unless) if u}, key=len, reverse=True)
+            self._unless.append(re.compile("|".join(map(re.escape, words))) if words else None)
             for phrase in rule.phrases:
                 key = fold(phrase)
                 if not key:
@@ -107,7 +133,8 @@ class RuleEngine:
                     self.errors.append(PackError(rule.source, rule.id, f"pattern {pat.regex!r}: {e}"))
                     continue
                 pidx = len(patterns)
-                patterns.append(_CompiledPattern(ridx, regex, pat.phrase))
+                template = {**self._hit_base[ridx], "phrase": pat.phrase}
+                patterns.append(_CompiledPattern(ridx, regex, pat.phrase, template))
                 for t in triggers:
                     trigger_map.setdefault(t, []).append(pidx)
                     scope_mask[t] = scope_mask.get(t, 0) | mask
@@ -119,19 +146,40 @@ class RuleEngine:
             info = _Key(
                 key,
                 key in allow_keys,
-                tuple(phrase_map.get(key, ())),
+                tuple(sorted(phrase_map.get(key, ()), key=lambda p: -p[0])),
                 tuple(trigger_map.get(key, ())),
+                _is_ascii_alnum(key[0]) or _is_ascii_alnum(key[-1]),
+                self._by_bit(sorted(phrase_map.get(key, ()), key=lambda p: -p[0])),
             )
             # An allow-context never sends a line to the slow path by itself (mask 0).
             mask = 0 if info.allow and not info.triggers else scope_mask.get(key, 0)
-            automaton.add_word(key, (mask, len(self._keys)))
+            # The value is flat so the hot loops unpack it in one step (no attribute lookups).
+            automaton.add_word(
+                key, (mask, len(key), info.latin_edge, info.allow, info.triggers, info.by_bit)
+            )
             self._keys.append(info)
         if self._keys:
             automaton.make_automaton()
         self._automaton = automaton
+        self._iter_long = automaton.iter_long
+        # Doubling a character at a key's edge cannot hide the key (最最低 still contains 最低), so the fast
+        # path only looks for doubled characters that occur inside some key (a small, cheap class).
+        interior = sorted({c for info in self._keys for c in info.key[1:-1] if _is_cjk(c)})
+        self._dirty = self._norm.dirty_finder("".join(map(re.escape, interior)))
+        self._fold_marked = self._norm.fold_marked
         self._has_keys = bool(self._keys)
         if any(r.boundary for r in self.rules):
             _jieba()  # load the dictionary now, not on the first hit in a live room
+
+    def _by_bit(self, phrases: list[tuple[int, str]]) -> tuple[tuple | None, ...]:
+        """For each scope bit, the phrase entry of the latest-loaded rule active in that scope."""
+        table: list[tuple | None] = [None] * (max(SCOPE_BITS.values()) + 1)
+        for bit in SCOPE_BITS.values():
+            pick = next(((r, p) for r, p in phrases if self._rule_masks[r] & bit), None)
+            if pick is not None:
+                r, p = pick
+                table[bit] = (r, p, {**self._hit_base[r], "phrase": p})
+        return tuple(table)
 
     # ----------------------------------------------------------------------------------------- loading
     @classmethod
@@ -177,88 +225,89 @@ class RuleEngine:
         bit = SCOPE_BITS.get(scope)
         if bit is None:
             raise ValueError(f"unknown scope {scope!r} (expected one of {', '.join(SCOPES)})")
-        if not self._has_keys or not text:
+        if not text or not self._has_keys:
             return []
-        norm = self._norm.fold(text)
-        for _end, (mask, _idx) in self._automaton.iter_long(norm):
-            if mask & bit:
-                return self._scan_slow(text, bit)
-        return []
+        # Most ASR lines have nothing to translate or collapse and are matched as they are.
+        if self._dirty(text) is None:
+            norm, marked = text, None
+        else:
+            norm, marked = self._fold_marked(text)
+        found = list(self._iter_long(norm))
+        for _end, value in found:
+            if value[0] & bit:
+                return self._resolve(text, norm, marked, found, bit)
+        return []  # nothing, or only allow-contexts (第一次, 最近): the common case ends here
 
-    def _scan_slow(self, text: str, bit: int) -> list[Hit]:
-        norm, starts, ends = self._norm.fold_with_map(text)
-        rules = self.rules
-        masks = self._rule_masks
-        keys = self._keys
-        cands: list[tuple[int, int, int, int, str]] = []  # start, end, kind, rule index, phrase
-        pattern_ids: set[int] = set()
-        for last, (_mask, idx) in self._automaton.iter(norm):
-            info = keys[idx]
+    def _resolve(self, text: str, norm: str, marked: str | None, found: list, bit: int) -> list[Hit]:
+        """The slow path: offsets, patterns, leftmost-longest selection, context checks, hits."""
+        if marked is None:
+            starts: Sequence[int] = _IDENTITY
+            ends: Sequence[int] = _IDENTITY_END
+        else:
+            norm, starts, ends = self._norm.offsets(text, marked)
+        cands: list[tuple[int, int, tuple | None]] = []  # start, end, (rule, phrase, template) or allow
+        pattern_ids: set[int] | None = None
+        for last, (mask, length, latin_edge, allow, triggers, by_bit) in found:
             end = last + 1
-            start = end - len(info.key)
-            if not self._latin_edges_ok(norm, starts, ends, start, end):
+            start = end - length
+            if latin_edge and not _latin_edges_ok(norm, starts, ends, start, end):
                 continue
-            if info.allow:
-                cands.append((start, end, _ALLOW, -1, ""))
-            for ridx, phrase in info.phrases:
-                if masks[ridx] & bit:
-                    cands.append((start, end, _PHRASE, ridx, phrase))
-            pattern_ids.update(info.triggers)
+            if triggers:
+                if pattern_ids is None:
+                    pattern_ids = set()
+                pattern_ids.update(triggers)
+            if allow:
+                cands.append((start, end, None))
+            elif mask & bit:
+                pick = by_bit[bit]  # None for a pure pattern trigger
+                if pick is not None:
+                    cands.append((start, end, pick))
+        if pattern_ids:
+            cands = self._add_patterns(cands, pattern_ids, norm, starts, ends, bit)
+        has_context = self._has_context
+        hits: list[Hit] = []
+        for start, end, pick in cands:
+            if pick is None:
+                continue  # an allow-context
+            if has_context[pick[0]] and not self._context_ok(pick[0], text, norm, starts, start, end):
+                continue
+            start = starts[start]
+            end = ends[end - 1]
+            # Hit is a frozen dataclass; filling its __dict__ directly is ~4x cheaper than __init__'s
+            # nine object.__setattr__ calls, and this runs once per hit inline in the room loop.
+            hit = _new(Hit)
+            fields = hit.__dict__
+            fields.update(pick[2])
+            fields["start"] = start
+            fields["end"] = end
+            fields["matched"] = text[start:end]
+            hits.append(hit)
+        return hits
+
+    def _add_patterns(self, cands, pattern_ids, norm, starts, ends, bit):  # type: ignore[no-untyped-def]
+        """Add matches of the triggered patterns, then select leftmost-longest again."""
+        masks = self._rule_masks
         for pidx in pattern_ids:
             pat = self._patterns[pidx]
             if not masks[pat.rule] & bit:
                 continue
             for m in pat.regex.finditer(norm):
-                if m.end() > m.start() and self._latin_edges_ok(norm, starts, ends, m.start(), m.end()):
-                    cands.append((m.start(), m.end(), _PHRASE, pat.rule, pat.phrase))
-        if not cands:
-            return []
-        # Leftmost-longest; at equal spans an allow-context wins, then the later-loaded rule (overrides).
-        cands.sort(key=lambda c: (c[0], c[0] - c[1], c[2], -c[3]))
-        hits: list[Hit] = []
+                if m.end() > m.start() and _latin_edges_ok(norm, starts, ends, m.start(), m.end()):
+                    cands.append((m.start(), m.end(), (pat.rule, pat.phrase, pat.template)))
+        # At equal spans an allow-context (None) wins.
+        cands.sort(key=lambda c: (c[0], c[0] - c[1], c[2] is not None))
+        chosen = []
         pos = 0
-        for start, end, kind, ridx, phrase in cands:
-            if start < pos:
-                continue
-            pos = end
-            if kind == _ALLOW:
-                continue
-            rule = rules[ridx]
-            if not self._context_ok(rule, ridx, text, norm, starts, start, end):
-                continue
-            o_start, o_end = starts[start], ends[end - 1]
-            hits.append(
-                Hit(
-                    rule=rule.id,
-                    phrase=phrase,
-                    category=rule.category,
-                    severity=rule.severity,
-                    start=o_start,
-                    end=o_end,
-                    matched=text[o_start:o_end],
-                    basis=rule.basis,
-                    suggestion=rule.suggestion,
-                )
-            )
-        return hits
+        for c in cands:
+            if c[0] >= pos:
+                chosen.append(c)
+                pos = c[1]
+        return chosen
 
-    @staticmethod
-    def _latin_edges_ok(norm: str, starts: list[int], ends: list[int], start: int, end: int) -> bool:
-        """A match that starts/ends with a Latin letter or digit must not be glued to another one
-        (vx in xvx, top1 in top10), unless a separator stood between them in the original."""
-        if start > 0 and _is_ascii_alnum(norm[start]) and _is_ascii_alnum(norm[start - 1]):
-            if ends[start - 1] == starts[start]:
-                return False
-        if end < len(norm) and _is_ascii_alnum(norm[end - 1]) and _is_ascii_alnum(norm[end]):
-            if ends[end - 1] == starts[end]:
-                return False
-        return True
-
-    def _context_ok(
-        self, rule: Rule, ridx: int, text: str, norm: str, starts: list[int], start: int, end: int
-    ) -> bool:
+    def _context_ok(self, ridx: int, text: str, norm: str, starts: Sequence[int], start: int, end: int) -> bool:
+        rule = self.rules[ridx]
         unless = self._unless[ridx]
-        if unless and any(u in norm for u in unless):
+        if unless is not None and unless.search(norm):
             return False
         if rule.negation and _negated(text, norm, starts, start):
             return False
@@ -267,10 +316,22 @@ class RuleEngine:
         return True
 
 
-def _negated(text: str, norm: str, starts: list[int], start: int) -> bool:
+def _latin_edges_ok(norm: str, starts: Sequence[int], ends: Sequence[int], start: int, end: int) -> bool:
+    """A match that starts/ends with a Latin letter or digit must not be glued to another one
+    (vx in xvx, top1 in top10), unless a separator stood between them in the original."""
+    if start > 0 and _is_ascii_alnum(norm[start]) and _is_ascii_alnum(norm[start - 1]):
+        if ends[start - 1] == starts[start]:
+            return False
+    if end < len(norm) and _is_ascii_alnum(norm[end - 1]) and _is_ascii_alnum(norm[end]):
+        if ends[end - 1] == starts[end]:
+            return False
+    return True
+
+
+def _negated(text: str, norm: str, starts: Sequence[int], start: int) -> bool:
     lo = max(0, start - _NEGATION_WINDOW)
-    if lo == start:
-        return False
+    if lo == start or _NEGATION.search(norm, lo, start) is None:
+        return False  # the usual case: no negator right before the term
     # Stay inside the clause: a comma or full stop in the original between negator and term ends it.
     original = text[starts[lo] : starts[start]]
     cut = None

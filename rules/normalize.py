@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 # Symbols that carry meaning in phrases and must survive the deletion of symbols.
@@ -42,6 +43,7 @@ _SCAN_RANGES = (
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _REPEAT = re.compile(f"([{_CJK}])\\1+")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _deletable(ch: str) -> bool:
@@ -88,29 +90,88 @@ class Normalizer:
     """Folds text for matching. Read-only after construction; safe to share between rooms."""
 
     def __init__(self, extra_chars: dict[str, str] | None = None) -> None:
-        table = dict(base_table())
+        table = self._resolved(dict(base_table()), extra_chars)
+        self.table = table
+        # Same mapping, but deletions leave a NUL marker behind so positions survive (see fold_with_map).
+        self._mark_table = {cp: (out if out else "\0") for cp, out in table.items()}
+        self._mark_table[0] = "\0"
+        # str.translate with a dict raises and swallows a KeyError for every unmapped character; a list
+        # over the BMP answers every lookup directly (~1.5x faster). Astral text uses the dicts.
+        self._bmp, self._bmp_mark = _bmp_tables(table) if extra_chars else _default_bmp_tables()
+        # One regex (a BMP charset compiles to a bitmap) says whether a line needs folding at all:
+        # a plain simplified ASR line has nothing to translate and no repeated ideograph, and skips both.
+        bmp = sorted(cp for cp in table if cp < 0x10000)
+        charset = "".join(
+            re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
+            for lo, hi in _ranges(bmp)
+        )
+        self.charset = f"[{charset}\U00010000-\U0010ffff]"
+        self.translatable = re.compile(self.charset).search
+        self.dirty = self.dirty_finder(_CJK)
+
+    def dirty_finder(self, repeatable: str):  # type: ignore[no-untyped-def]
+        """A search function for "needs folding": something to translate, or a doubled character from
+        the `repeatable` regex class (the engine passes the characters whose doubling can break a key)."""
+        if not repeatable:
+            return self.translatable
+        return re.compile(f"{self.charset}|([{repeatable}])\\1").search
+
+    @staticmethod
+    def _resolved(table: dict[int, str], extra_chars: dict[str, str] | None) -> dict[int, str]:
         for src, dst in (extra_chars or {}).items():
             table[ord(src)] = dst
         # Apply the table to its own outputs once so chains (full-width traditional -> simplified) resolve.
         for cp, out in list(table.items()):
             if out and len(out) == 1 and ord(out) in table and ord(out) != cp:
                 table[cp] = table[ord(out)]
-        self.table = table
+        return table
+
+    def needs_fold(self, text: str) -> bool:
+        return self.translatable(text) is not None or _REPEAT.search(text) is not None
 
     def fold(self, text: str) -> str:
-        """Normalized text, no offsets (the fast path)."""
-        norm = text.translate(self.table)
+        """Normalized text, no offsets."""
+        if self.translatable(text) is not None:
+            text = text.translate(self.table if _ASTRAL.search(text) else self._bmp)
+        if _REPEAT.search(text):
+            text = _REPEAT.sub(r"\1", text)
+        return text
+
+    def fold_marked(self, text: str) -> tuple[str, str]:
+        """fold() for the scanner: also returns the translation with NUL where characters were deleted,
+        from which offsets() rebuilds the map without translating again."""
+        marked = text.translate(self._mark_table if _ASTRAL.search(text) else self._bmp_mark)
+        norm = marked.replace("\0", "")
         if _REPEAT.search(norm):
             norm = _REPEAT.sub(r"\1", norm)
-        return norm
+        return norm, marked
 
-    def fold_with_map(self, text: str) -> tuple[str, list[int], list[int]]:
+    def fold_with_map(self, text: str) -> tuple[str, Sequence[int], Sequence[int]]:
         """Normalized text plus, per normalized char, the original [start, end) it stands for."""
-        norm = text.translate(self.table)
-        if len(norm) == len(text) and not _REPEAT.search(norm):
-            # Nothing deleted or expanded (the usual ASR line): offsets are the identity.
-            idx = list(range(len(text)))
-            return norm, idx, [i + 1 for i in idx]
+        if self.translatable(text) is None and _REPEAT.search(text) is None:
+            # Nothing to delete, map or collapse (the usual ASR line): offsets are the identity.
+            return text, range(len(text)), range(1, len(text) + 1)
+        return self.offsets(text, self.fold_marked(text)[1])
+
+    def offsets(self, text: str, marked: str) -> tuple[str, list[int], list[int]]:
+        """The normalized text and its offset map, from fold_marked()'s translation of text."""
+        if len(marked) != len(text):
+            return self._offsets_slow(text)  # a character expanded (⑩ -> 10): rare
+        # Deletions and 1:1 mappings: keep the positions of what survived...
+        starts = [i for i, c in enumerate(marked) if c != "\0"]
+        norm = marked.replace("\0", "") if len(starts) != len(text) else marked
+        ends = [i + 1 for i in starts]
+        # ...then fold each run of a repeated ideograph into its first character, which now spans the run.
+        runs = list(_REPEAT.finditer(norm))
+        if runs:
+            for m in reversed(runs):
+                first, stop = m.start(), m.end()
+                ends[first] = ends[stop - 1]
+                del starts[first + 1 : stop], ends[first + 1 : stop]
+            norm = _REPEAT.sub(r"\1", norm)
+        return norm, starts, ends
+
+    def _offsets_slow(self, text: str) -> tuple[str, list[int], list[int]]:
         table = self.table
         chars: list[str] = []
         starts: list[int] = []
@@ -125,6 +186,40 @@ class Normalizer:
                 starts.append(i)
                 ends.append(i + 1)
         return "".join(chars), starts, ends
+
+
+def _bmp_tables(table: dict[int, str]) -> tuple[list[str | None], list[str]]:
+    plain: list[str | None] = []
+    mark: list[str] = []
+    for cp in range(0x10000):
+        out = table.get(cp)
+        if out is None:
+            ch = chr(cp)
+            plain.append(ch)
+            mark.append(ch)
+        elif out == "":
+            plain.append(None)  # None deletes
+            mark.append("\0")
+        else:
+            plain.append(out)
+            mark.append(out)
+    mark[0] = "\0"
+    return plain, mark
+
+
+@lru_cache(maxsize=1)
+def _default_bmp_tables() -> tuple[list[str | None], list[str]]:
+    return _bmp_tables(Normalizer._resolved(dict(base_table()), None))
+
+
+def _ranges(cps: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for cp in cps:
+        if out and cp == out[-1][1] + 1:
+            out[-1] = (out[-1][0], cp)
+        else:
+            out.append((cp, cp))
+    return out
 
 
 def _is_cjk(c: str) -> bool:

@@ -1,9 +1,9 @@
 """Evasion spellings of a phrase, generated once at load time.
 
 The automaton holds every spelling of every phrase, so matching stays one pass in C. A spelling
-substitutes at most two parts of the (normalized) phrase:
+substitutes at most two parts of the (normalized) phrase, each either
 - a word from the packs' [variants] tables (微信 -> 威信 / vx / 绿泡泡, 第一 -> top1, 一 -> 1, 加 -> +),
-- the toneless pinyin of one character (最低价 -> zui低价, 治疗 -> zhi疗),
+- or, alone, the toneless pinyin of one character (最低价 -> zui低价, 治疗 -> zhi疗),
 and a phrase of three or more ideographs may also be spelled entirely in pinyin (zuidijia).
 A single-character homophone (醉 for 最, 弟 for 第) is only used in phrases of three or more characters:
 as two-character spellings they are ordinary words (喝醉好难受, 我弟一直用) far more often than evasions.
@@ -65,8 +65,8 @@ class Speller:
         for sub in subs:
             out.add(_apply(phrase, (sub,)))
         for a, b in itertools.combinations(subs, 2):
-            if a[3] and b[3]:
-                continue  # two pinyin syllables in a mixed phrase: rare, and it multiplies keys
+            if a[3] or b[3]:
+                continue  # pinyin plus another change: rare, and it multiplies the keys (slower matching)
             if a[1] <= b[0] or b[1] <= a[0]:
                 out.add(_apply(phrase, (a, b)))
         if len(cjk_positions) >= 3 and len(cjk_positions) == len(phrase):
