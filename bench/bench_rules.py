@@ -20,8 +20,8 @@ import ahocorasick
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rules import RuleEngine  # noqa: E402
-from rules.evaluate import read_benign, read_violating  # noqa: E402
+from rules import RuleEngine
+from rules.evaluate import read_benign, read_violating
 
 
 def raw_automaton(engine: RuleEngine) -> ahocorasick.Automaton:

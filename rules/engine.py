@@ -28,8 +28,11 @@ from .variants import Speller
 log = logging.getLogger(__name__)
 
 SCOPE_BITS = {name: 1 << i for i, name in enumerate(SCOPES)}
+MATCH_PHRASE = "{match}"  # a pattern's phrase that means "the normalized text it matched"
+_MAX_BIT = max(SCOPE_BITS.values())
 
 _new = object.__new__
+_CJK_CHAR = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 class _Identity:
@@ -49,13 +52,15 @@ _IDENTITY_END = _Identity(1)
 _MACRO = re.compile(r"<([^<>]+)>")
 
 # Negators that make a following medical / off-platform term a denial or a warning (不能治疗, 不要私下转账).
-# Look-aheads keep words that only start like a negation out: 别家 别人, 没想到, 没有任何 (a claim).
+# Look-aheads keep words that only start like a negation out: 别家, 别人, 没想到. (没有任何副作用 is a
+# claim, but the guarantee rules are not negatable, so it never reaches this check.)
 _NEGATION = re.compile(
     "不能|不可以|不可能|不会|不要|不用|不应该?|不得|不是|并非|并不|从不|从来不|绝不|不许|切勿|勿|"
-    "别(?![人的家处样])|没有(?!任何)|没(?![想准错有])|无法|禁止|严禁|谨防|拒绝"
+    "别(?![人的家处样])|没有|没(?![想准错有])|无法|禁止|严禁|谨防|拒绝"
 )
 _NEGATION_CANCEL = re.compile("就|才|而是|但是|但")
-_NEGATION_WINDOW = 5  # normalized characters before the term
+# A negator that governs another verb (不用犹豫, 别错过, 不要担心) says nothing about the term after it.
+_NEGATED_OTHER = re.compile("犹豫|担心|怕|着急|急|考虑|想|等|错过|纠结|客气|怀疑|舍不得|心疼|后悔|迟疑|观望|手软|慌")
 _CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]")
 
 
@@ -142,14 +147,16 @@ class RuleEngine:
         self._patterns = tuple(patterns)
         self._keys: list[_Key] = []
         automaton = ahocorasick.Automaton()
+        self._by_bit_cache: dict[tuple, tuple] = {}
         for key in set(phrase_map) | allow_keys | set(trigger_map):
+            phrases = tuple(sorted(phrase_map.get(key, ()), key=lambda p: -p[0]))
             info = _Key(
                 key,
                 key in allow_keys,
-                tuple(sorted(phrase_map.get(key, ()), key=lambda p: -p[0])),
+                phrases,
                 tuple(trigger_map.get(key, ())),
                 _is_ascii_alnum(key[0]) or _is_ascii_alnum(key[-1]),
-                self._by_bit(sorted(phrase_map.get(key, ()), key=lambda p: -p[0])),
+                self._by_bit(phrases),
             )
             # An allow-context never sends a line to the slow path by itself (mask 0).
             mask = 0 if info.allow and not info.triggers else scope_mask.get(key, 0)
@@ -164,22 +171,26 @@ class RuleEngine:
         self._iter_long = automaton.iter_long
         # Doubling a character at a key's edge cannot hide the key (最最低 still contains 最低), so the fast
         # path only looks for doubled characters that occur inside some key (a small, cheap class).
-        interior = sorted({c for info in self._keys for c in info.key[1:-1] if _is_cjk(c)})
+        interior = sorted(set(_CJK_CHAR.findall("\n".join(info.key[1:-1] for info in self._keys))))
         self._dirty = self._norm.dirty_finder("".join(map(re.escape, interior)))
         self._fold_marked = self._norm.fold_marked
         self._has_keys = bool(self._keys)
         if any(r.boundary for r in self.rules):
             _jieba()  # load the dictionary now, not on the first hit in a live room
 
-    def _by_bit(self, phrases: list[tuple[int, str]]) -> tuple[tuple | None, ...]:
+    def _by_bit(self, phrases: tuple[tuple[int, str], ...]) -> tuple[tuple | None, ...]:
         """For each scope bit, the phrase entry of the latest-loaded rule active in that scope."""
-        table: list[tuple | None] = [None] * (max(SCOPE_BITS.values()) + 1)
+        cached = self._by_bit_cache.get(phrases)
+        if cached is not None:
+            return cached
+        table: list[tuple | None] = [None] * (_MAX_BIT + 1)
         for bit in SCOPE_BITS.values():
             pick = next(((r, p) for r, p in phrases if self._rule_masks[r] & bit), None)
             if pick is not None:
                 r, p = pick
                 table[bit] = (r, p, {**self._hit_base[r], "phrase": p})
-        return tuple(table)
+        result = self._by_bit_cache[phrases] = tuple(table)
+        return result
 
     # ----------------------------------------------------------------------------------------- loading
     @classmethod
@@ -195,7 +206,7 @@ class RuleEngine:
     def phrase_count(self) -> int:
         return self._phrase_count
 
-    def spellings(self, phrase: str) -> set[str]:
+    def spellings(self, phrase: str) -> frozenset[str]:
         """Every normalized spelling the automaton holds for a phrase (for tools and the benchmark)."""
         return self._speller.spellings(self._norm.fold(phrase))
 
@@ -203,12 +214,15 @@ class RuleEngine:
         triggers: list[str] = []
 
         def expand(m: re.Match[str]) -> str:
-            word = self._norm.fold(m.group(1))
-            if not word:
-                raise ValueError(f"macro <{m.group(1)}> is empty once normalized")
-            spellings = sorted(self._speller.spellings(word), key=len, reverse=True)
-            triggers.extend(spellings)
-            return "(?:" + "|".join(map(re.escape, spellings)) + ")"
+            spellings: set[str] = set()
+            for raw in m.group(1).split("|"):  # <牙周炎|关节炎>: any spelling of any of the words
+                word = self._norm.fold(raw)
+                if not word:
+                    raise ValueError(f"macro word {raw!r} is empty once normalized")
+                spellings |= self._speller.spellings(word)
+            ordered = sorted(spellings, key=len, reverse=True)
+            triggers.extend(ordered)
+            return "(?:" + "|".join(map(re.escape, ordered)) + ")"
 
         expanded = _MACRO.sub(expand, source)
         if not triggers:
@@ -273,6 +287,13 @@ class RuleEngine:
                 continue
             start = starts[start]
             end = ends[end - 1]
+            if marked is None:
+                # Not folded: a doubled ideograph at the edge of the match is still part of what was said
+                # (最最低 matched 最低 inside it).
+                while start > 0 and text[start - 1] == text[start] and _is_cjk(text[start]):
+                    start -= 1
+                while end < len(text) and text[end] == text[end - 1] and _is_cjk(text[end]):
+                    end += 1
             # Hit is a frozen dataclass; filling its __dict__ directly is ~4x cheaper than __init__'s
             # nine object.__setattr__ calls, and this runs once per hit inline in the room loop.
             hit = _new(Hit)
@@ -293,7 +314,11 @@ class RuleEngine:
                 continue
             for m in pat.regex.finditer(norm):
                 if m.end() > m.start() and _latin_edges_ok(norm, starts, ends, m.start(), m.end()):
-                    cands.append((m.start(), m.end(), (pat.rule, pat.phrase, pat.template)))
+                    if pat.phrase == MATCH_PHRASE:  # report what was said, normalized (最服帖, 治牙周炎)
+                        phrase = m.group(0)
+                        cands.append((m.start(), m.end(), (pat.rule, phrase, {**pat.template, "phrase": phrase})))
+                    else:
+                        cands.append((m.start(), m.end(), (pat.rule, pat.phrase, pat.template)))
         # At equal spans an allow-context (None) wins.
         cands.sort(key=lambda c: (c[0], c[0] - c[1], c[2] is not None))
         chosen = []
@@ -309,7 +334,7 @@ class RuleEngine:
         unless = self._unless[ridx]
         if unless is not None and unless.search(norm):
             return False
-        if rule.negation and _negated(text, norm, starts, start):
+        if rule.negation and _negated(text, norm, starts, start, rule.negation):
             return False
         if rule.boundary and not _on_word_boundaries(norm, start, end):
             return False
@@ -328,8 +353,8 @@ def _latin_edges_ok(norm: str, starts: Sequence[int], ends: Sequence[int], start
     return True
 
 
-def _negated(text: str, norm: str, starts: Sequence[int], start: int) -> bool:
-    lo = max(0, start - _NEGATION_WINDOW)
+def _negated(text: str, norm: str, starts: Sequence[int], start: int, window: int) -> bool:
+    lo = max(0, start - window)
     if lo == start or _NEGATION.search(norm, lo, start) is None:
         return False  # the usual case: no negator right before the term
     # Stay inside the clause: a comma or full stop in the original between negator and term ends it.
@@ -350,7 +375,8 @@ def _negated(text: str, norm: str, starts: Sequence[int], start: int) -> bool:
         last = m
     if last is None:
         return False
-    return not _NEGATION_CANCEL.search(window[last.end() :])
+    rest = window[last.end() :]
+    return not _NEGATION_CANCEL.search(rest) and not _NEGATED_OTHER.match(rest)
 
 
 @lru_cache(maxsize=1)

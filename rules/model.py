@@ -40,7 +40,9 @@ class Rule:
     patterns: tuple[Pattern, ...] = ()
     allow: tuple[str, ...] = ()
     scopes: frozenset[str] = frozenset(SCOPES)
-    negation: bool = False  # a negated mention (不能治疗, 不要私下转账) is innocent
+    # A negated mention (不能治疗, 不要私下转账, 不是最低) is innocent when a negator stands within this
+    # many characters before the match; 0 turns the check off.
+    negation: int = 0
     unless: tuple[str, ...] = ()  # words anywhere in the utterance that make it a warning, not an offer
     boundary: bool = False  # the match must start and end on jieba word boundaries
     source: str = ""  # pack file the rule came from

@@ -90,7 +90,7 @@ class Normalizer:
     """Folds text for matching. Read-only after construction; safe to share between rooms."""
 
     def __init__(self, extra_chars: dict[str, str] | None = None) -> None:
-        table = self._resolved(dict(base_table()), extra_chars)
+        table = self._resolved(dict(base_table()), extra_chars) if extra_chars else _default_table()
         self.table = table
         # Same mapping, but deletions leave a NUL marker behind so positions survive (see fold_with_map).
         self._mark_table = {cp: (out if out else "\0") for cp, out in table.items()}
@@ -208,8 +208,13 @@ def _bmp_tables(table: dict[int, str]) -> tuple[list[str | None], list[str]]:
 
 
 @lru_cache(maxsize=1)
+def _default_table() -> dict[int, str]:
+    return Normalizer._resolved(dict(base_table()), None)
+
+
+@lru_cache(maxsize=1)
 def _default_bmp_tables() -> tuple[list[str | None], list[str]]:
-    return _bmp_tables(Normalizer._resolved(dict(base_table()), None))
+    return _bmp_tables(_default_table())
 
 
 def _ranges(cps: list[int]) -> list[tuple[int, int]]:

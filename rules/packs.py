@@ -6,7 +6,7 @@ A pack file:
     [variants]                  # optional: word -> evasion spellings, e.g. "微信" = ["威信", "vx"]
     [[rule]]                    # one table per rule
     id, category, severity, basis, suggestion, phrases and/or patterns,
-    allow, scopes, negation, unless, boundary, enabled   # optional
+    allow, scopes, negation (true or a window in characters), unless, boundary, enabled   # optional
 
 Later packs override earlier rules with the same id (a merchant pack can reword, re-grade or disable
 a built-in rule with `enabled = false`). Within one file a repeated id is an error.
@@ -169,6 +169,18 @@ def _bool_field(raw: dict, key: str, default: bool) -> bool:
     return value
 
 
+DEFAULT_NEGATION_WINDOW = 7  # 不能代替药物治疗: the negator may sit a few words before the term
+
+
+def _negation_field(raw: dict) -> int:
+    value = raw.get("negation", False)
+    if isinstance(value, bool):
+        return DEFAULT_NEGATION_WINDOW if value else 0
+    if isinstance(value, int) and 0 <= value <= 20:
+        return value
+    raise ValueError("field 'negation' must be true, false or a window of 0-20 characters")
+
+
 def _parse_rule(raw: dict, rid: str, source: str) -> Rule | None:
     unknown = sorted(set(raw) - _RULE_KEYS)
     if unknown:
@@ -212,7 +224,7 @@ def _parse_rule(raw: dict, rid: str, source: str) -> Rule | None:
         patterns=tuple(patterns),
         allow=tuple(allow),
         scopes=frozenset(scopes),
-        negation=_bool_field(raw, "negation", False),
+        negation=_negation_field(raw),
         unless=tuple(_str_list(raw, "unless")),
         boundary=_bool_field(raw, "boundary", False),
         source=source,

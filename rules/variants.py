@@ -17,6 +17,7 @@ from functools import lru_cache
 from .normalize import Normalizer, _is_cjk
 
 MIN_LEN_FOR_HOMOPHONE = 3
+_CACHES: dict[tuple, dict[str, frozenset[str]]] = {}
 
 
 @lru_cache(maxsize=8192)
@@ -41,9 +42,20 @@ class Speller:
                 if f and f != w and f not in alts:
                     alts.append(f)
         self._words = words
+        # Engines are rebuilt on every pack reload with mostly the same phrases: share the work.
+        signature = tuple(sorted((w, tuple(a)) for w, a in words.items()))
+        self._cache = _CACHES.setdefault(signature, {})
+        if len(_CACHES) > 8:
+            _CACHES.pop(next(iter(_CACHES)))
 
-    def spellings(self, phrase: str) -> set[str]:
+    def spellings(self, phrase: str) -> frozenset[str]:
         """All spellings of an already-folded phrase, folded, including the phrase itself."""
+        cached = self._cache.get(phrase)
+        if cached is None:
+            cached = self._cache[phrase] = frozenset(self._spell(phrase))
+        return cached
+
+    def _spell(self, phrase: str) -> set[str]:
         subs: list[tuple[int, int, str, bool]] = []  # start, end, replacement, is_pinyin
         for word, alts in self._words.items():
             start = phrase.find(word)

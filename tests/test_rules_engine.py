@@ -81,8 +81,15 @@ def test_negation_and_warning_contexts_are_innocent(engine, text):
 
 
 def test_negation_does_not_cross_a_clause_or_a_cancel(engine):
-    assert phrases(engine, "不用吃药就能治疗失眠") == ["治疗"]
-    assert phrases(engine, "别犹豫了，这个茶能治疗失眠") == ["治疗"]
+    assert phrases(engine, "喝了就能治疗失眠") == ["治疗失眠"]
+    assert phrases(engine, "不用吃药就能治疗失眠") == ["不用吃药", "治疗失眠"]
+    assert phrases(engine, "别犹豫了，这个茶能治疗失眠") == ["治疗失眠"]
+    # a negator that governs another verb does not deny the claim after it
+    assert phrases(engine, "不用犹豫这个是全网最低价") == ["全网最低价"]
+    assert phrases(engine, "大家不要错过这个能治疗失眠的茶") == ["治疗失眠"]
+    # absolute terms: only a negator right before them denies (没有最好只有更好)
+    assert phrases(engine, "这个价格不是最低的但是品质好") == []
+    assert phrases(engine, "没有最好只有更好") == []
     # 没有任何副作用 is itself the claim, not a negation of one.
     assert phrases(engine, "这个酵素喝了没有任何副作用") == ["无副作用"]
 
