@@ -37,7 +37,19 @@ WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
 OVERLAY_PAGES_KEY = web.AppKey("overlay_pages", tuple)
 
 # The pages an OBS browser source can show; each is templates/<page>.html.
-OVERLAY_PAGES = ("warnings",)
+OVERLAY_PAGES = ("warnings", "faq", "chat")
+
+# Every page shows viewer text: scripts only from us, nothing framed, the token never sent as a Referer.
+# Inline styles stay allowed because OBS injects its "Custom CSS" field as a style element.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def room_or_404(request: web.Request) -> RoomSettings:
@@ -66,24 +78,35 @@ def bearer_token(request: web.Request) -> str:
     return request.query.get("token", "")
 
 
-async def overlay_page(request: web.Request) -> web.Response:
-    room = room_or_404(request)
-    page = request.match_info["page"]
-    if page not in request.app[OVERLAY_PAGES_KEY]:
-        raise web.HTTPNotFound(text="no such page")
-    token = require_overlay_token(request, room)
+def render_page(request: web.Request, room: RoomSettings, template: str, page: str, token: str) -> web.Response:
     settings = request.app[SETTINGS]
-    template = request.app[TEMPLATES].get_template(f"{page}.html")
     page_config = {
         "room": room.name,
+        "page": page,
         "token": token,
         "ws": f"/overlay/{room.name}/ws",
         "sound": settings.overlay.sound,
         "warning_seconds": settings.overlay.warning_seconds,
         "faq_seconds": settings.overlay.faq_seconds,
     }
-    html = template.render(room=room.name, page=page, config=page_config, query=dict(request.query))
-    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+    html = request.app[TEMPLATES].get_template(template).render(room=room.name, page=page, config=page_config)
+    return web.Response(text=html, content_type="text/html", headers=PAGE_HEADERS)
+
+
+async def overlay_page(request: web.Request) -> web.Response:
+    room = room_or_404(request)
+    page = request.match_info["page"]
+    if page not in request.app[OVERLAY_PAGES_KEY]:
+        raise web.HTTPNotFound(text="no such page")
+    token = require_overlay_token(request, room)
+    return render_page(request, room, f"{page}.html", page, token)
+
+
+async def console_page(request: web.Request) -> web.Response:
+    """The second-screen console: a normal page for the anchor or ops, with the overlay token."""
+    room = room_or_404(request)
+    token = require_overlay_token(request, room)
+    return render_page(request, room, "console.html", "console", token)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -122,8 +145,11 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/overlay/{room}/ws", hub.overlay_ws)
     app.router.add_get("/overlay/{room}/{page}", overlay_page)
+    app.router.add_get("/console/{room}", console_page)
     ingest_routes.setup(app)
     setup_admin(app)
-    app.router.add_static("/static/", HERE / "static", append_version=True)
+    static = app.router.add_static("/static/", HERE / "static", append_version=True, name="static")
+    # versioned URLs (?v=<hash>): OBS's browser cache never serves a page the scripts of an older release
+    app[TEMPLATES].globals["static"] = lambda filename: str(static.url_for(filename=filename))
     app.on_shutdown.append(close_websockets)
     return app

@@ -1,7 +1,9 @@
 """The overlay websocket: one room's events, in order, with replay after a reconnect.
 
 Protocol (server -> page, JSON text frames):
-- ``{"op": "hello", "room": R, "last_seq": N, "gap": bool}`` once, after the token check;
+- ``{"op": "hello", "room": R, "last_seq": N, "gap": bool, "now": T}`` once, after the token check
+  (``now``: the server's wall clock in unix seconds, so a page can tell the age of a replayed event
+  from its ``ts`` even when the two clocks disagree);
 - ``{"op": "event", "event": EVENT}`` for each event (the Event JSON form, without raw payloads);
 - ``{"op": "heartbeat", "last_seq": N}`` every few seconds, so a page notices a dead link even when
   the room is quiet (browsers cannot see websocket pings).
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -50,7 +53,8 @@ async def overlay_ws(request: web.Request) -> web.WebSocketResponse:
     bus = request.app[BUS]
     sub = bus.subscribe(room.name, after)
     last_seq = bus.last_seq(room.name)
-    await ws.send_json({"op": "hello", "room": room.name, "last_seq": last_seq, "gap": sub.gap})
+    hello = {"op": "hello", "room": room.name, "last_seq": last_seq, "gap": sub.gap, "now": time.time()}
+    await ws.send_json(hello)
 
     async def pump() -> None:
         async for event in sub:

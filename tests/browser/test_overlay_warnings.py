@@ -1,0 +1,242 @@
+"""The warnings overlay in real headless Chromium, fed by a real service through the speech ingest."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.events import PlatformNotice, Warning
+from tests.browser.conftest import quiet_room_settings, wait_connected
+from tests.support import Running, running_service
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+
+# Violations the demo show labels (see bot/demo/README.md), one per category.
+VIOLATING = "这款面霜是全网最低价"
+OTHER_VIOLATIONS = [
+    "我们的精华是国家级的配方",
+    "用了能祛斑",
+    "吃了能根治",
+    "零风险放心拍",
+    "专家推荐的好东西",
+    "加我微信私下交易",
+]
+
+
+async def post_speech(running: Running, text: str, segment: str, *, final: bool = True) -> None:
+    room = running.settings.rooms[0]
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{running.base_url}/api/rooms/{room.name}/speech",
+            json={"text": text, "segment": segment, "final": final},
+            headers={"Authorization": f"Bearer {room.ingest_token}"},
+        ) as resp:
+            assert resp.status == 202, await resp.text()
+
+
+async def emit(running: Running, event: Any) -> None:
+    """Publish through the room pipeline, as the rules engine's warnings are."""
+    await running.service.runners[event.room].pipeline.emit(event)
+
+
+def warning(room: str, rule: str, phrase: str, severity: str = "warn", text: str = "") -> Warning:
+    text = text or f"我说了{phrase}"
+    start = text.index(phrase)
+    return Warning(
+        room=room,
+        rule=rule,
+        phrase=phrase,
+        matched=phrase,
+        category="absolute",
+        severity=severity,
+        basis="《广告法》第九条",
+        suggestion="说具体的事实",
+        text=text,
+        start=start,
+        end=start + len(phrase),
+        segment="x",
+    )
+
+
+async def test_warning_appears_after_anchor_speech_with_sound(tmp_path: Path, open_page) -> None:
+    async with running_service(quiet_room_settings(tmp_path)) as running:
+        loud = await open_page(running.overlay_url("shop"))
+        muted = await open_page(running.overlay_url("shop", sound="0"))
+        await wait_connected(loud.page)
+        await wait_connected(muted.page)
+
+        await post_speech(running, VIOLATING, "seg-1")
+
+        card = await loud.page.wait_for_selector(".lb-warning", timeout=10_000)
+        assert "最低价" in await card.inner_text()
+        # everything the anchor needs is on the card: what was said, why, what to say instead
+        assert await card.eval_on_selector(".context mark", "m => m.textContent") in VIOLATING
+        for part in (".category", ".basis", ".suggestion"):
+            assert (await card.eval_on_selector(part, "n => n.textContent")).strip(), part
+        assert await loud.page.evaluate("window.__oscillators") > 0
+
+        await muted.page.wait_for_selector(".lb-warning", timeout=10_000)
+        assert await muted.page.evaluate("window.__oscillators") == 0
+        assert not loud.errors and not muted.errors
+
+
+async def test_repeats_merge_into_one_card_with_a_count(tmp_path: Path, open_page) -> None:
+    async with running_service(quiet_room_settings(tmp_path)) as running:
+        w = await open_page(running.overlay_url("shop"))
+        await wait_connected(w.page)
+        for i in range(3):
+            await emit(running, warning("shop", "absolute.lowest", "最低价"))
+            await w.page.wait_for_selector(f'.lb-warning[data-count="{i + 1}"]', timeout=5_000)
+        assert await w.page.locator(".lb-warning").count() == 1
+        assert (await w.page.inner_text(".lb-warning .count")).strip() == "×3"
+
+
+async def test_a_burst_is_queued_and_block_goes_first(tmp_path: Path, open_page) -> None:
+    async with running_service(quiet_room_settings(tmp_path)) as running:
+        w = await open_page(running.overlay_url("shop", max="2", seconds="60"))
+        await wait_connected(w.page)
+        for i in range(5):
+            await emit(running, warning("shop", f"r{i}", f"词{i}"))
+        await w.page.wait_for_selector("#warnings-more:not([hidden])", timeout=5_000)
+        assert await w.page.locator(".lb-warning:not(.leaving)").count() == 2
+        assert "还有 3 条提醒" in await w.page.inner_text("#warnings-more")
+
+        # a block-severity warning does not wait behind warn ones: it is shown at once, and the
+        # warn card it displaced goes back into the queue rather than being lost
+        await emit(running, warning("shop", "r-block", "祛斑", severity="block"))
+        await w.page.wait_for_selector('.lb-warning:not(.leaving)[data-rule="r-block"]', timeout=2_000)
+        assert await w.page.locator(".lb-warning:not(.leaving)").count() == 2
+        assert "还有 4 条提醒" in await w.page.inner_text("#warnings-more")
+
+        # once the visible cards have had their minimum time, the queue moves on
+        await w.page.wait_for_selector('.lb-warning:not(.leaving)[data-rule="r2"]', timeout=10_000)
+
+
+async def test_cards_dismiss_themselves(tmp_path: Path, open_page) -> None:
+    async with running_service(quiet_room_settings(tmp_path)) as running:
+        w = await open_page(running.overlay_url("shop", seconds="1"))
+        await wait_connected(w.page)
+        await emit(running, warning("shop", "r1", "最好"))
+        await w.page.wait_for_selector(".lb-warning", timeout=5_000)
+        await w.page.wait_for_selector(".lb-warning", state="detached", timeout=5_000)
+
+
+async def test_platform_notice_is_shown(tmp_path: Path, open_page) -> None:
+    async with running_service(quiet_room_settings(tmp_path)) as running:
+        w = await open_page(running.overlay_url("shop"))
+        await wait_connected(w.page)
+        await running.service.ingest(
+            PlatformNotice(room="shop", platform="replay", kind="cut_off", text="直播间因违规被切断，请整改")
+        )
+        card = await w.page.wait_for_selector('.lb-notice[data-kind="cut_off"]', timeout=5_000)
+        text = await card.inner_text()
+        assert "直播被切断" in text and "请整改" in text
+
+
+async def test_theme_parameters(tmp_path: Path, open_page) -> None:
+    async with running_service(quiet_room_settings(tmp_path)) as running:
+        w = await open_page(running.overlay_url("shop", theme="light", position="bottom-right", scale="0.5"))
+        await wait_connected(w.page)
+        await emit(running, warning("shop", "r1", "最好"))
+        card = await w.page.wait_for_selector(".lb-warning", timeout=5_000)
+        box = await card.bounding_box()
+        assert box is not None and box["x"] > 960 and box["y"] > 540  # in the bottom-right quarter
+        assert box["width"] < 600  # scaled down from the 900px column
+        root = await w.page.evaluate(
+            "[document.documentElement.dataset.theme, document.documentElement.dataset.position]"
+        )
+        assert root == ["light", "bottom-right"]
+        # a bad value is ignored, not injected
+        bad = await open_page(running.overlay_url("shop", position="x%22%3E%3Cb%3E", scale="abc"))
+        assert await bad.page.evaluate("document.documentElement.dataset.position") == "top-left"
+        assert (
+            await bad.page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--lb-scale')") == "1"
+        )
+
+
+async def test_reconnects_after_a_server_restart_and_shows_the_missed_warning(tmp_path: Path, open_page) -> None:
+    settings = quiet_room_settings(tmp_path)
+    async with running_service(settings) as running:
+        w = await open_page(running.overlay_url("shop"))
+        await wait_connected(w.page)
+        await post_speech(running, VIOLATING, "before-restart")
+        await w.page.wait_for_selector(".lb-warning", timeout=10_000)
+        seq_before = running.service.bus.last_seq("shop")
+
+    # the server is gone: the page says so instead of silently showing nothing
+    await w.page.wait_for_selector('html[data-feed="disconnected"]', timeout=10_000)
+    await w.page.wait_for_selector(".lb-status", state="visible", timeout=5_000)
+
+    # a new process on the same port and audit log; the anchor speaks before the page is back
+    async with running_service(settings) as running:
+        await post_speech(running, "这个配方是国家级的", "after-restart")
+        assert running.service.bus.last_seq("shop") > seq_before  # sequence ids continued
+        card = await w.page.wait_for_selector('.lb-warning:has-text("国家级")', timeout=20_000)
+        assert int(await card.get_attribute("data-seq")) > seq_before
+        await wait_connected(w.page)
+        await w.page.wait_for_selector(".lb-status", state="hidden", timeout=5_000)
+    assert not w.errors
+
+
+async def test_missed_warnings_while_disconnected_show_their_age(tmp_path: Path, open_page) -> None:
+    settings = quiet_room_settings(tmp_path)
+    async with running_service(settings) as running:
+        w = await open_page(running.overlay_url("shop", seconds="1"))
+        await wait_connected(w.page)
+    await w.page.wait_for_selector('html[data-feed="disconnected"]', timeout=10_000)
+    async with running_service(settings) as running:
+        # said while the page was away, older than the card's time on screen
+        old = warning("shop", "r-missed", "顶级")
+        await emit(running, dataclasses.replace(old, ts=old.ts - 30))
+        card = await w.page.wait_for_selector('.lb-warning[data-rule="r-missed"]', timeout=20_000)
+        assert "断线期间" in await card.inner_text()
+
+
+async def test_wrong_token_sees_nothing(tmp_path: Path, open_page) -> None:
+    async with running_service(quiet_room_settings(tmp_path)) as running:
+        right = running.settings.rooms[0].overlay_token
+        wrong = running.overlay_url("shop").replace(right, "not-the-token")
+        w = await open_page(wrong, expect_ok=False)
+        body = await w.page.content()
+        assert "livebot-config" not in body and right not in body
+        assert await w.page.evaluate("document.querySelectorAll('script').length") == 0
+
+        # the websocket refuses a wrong token before any event is sent
+        page = (await open_page(running.overlay_url("shop"))).page
+        await wait_connected(page)
+        result = await page.evaluate(
+            """() => new Promise((resolve) => {
+                const ws = new WebSocket(`ws://${location.host}/overlay/shop/ws?token=nope&after=0`);
+                const got = [];
+                ws.onmessage = (m) => got.push(m.data);
+                ws.onclose = () => resolve({ messages: got.length, opened: ws.__opened === true });
+                ws.onopen = () => { ws.__opened = true; };
+                setTimeout(() => resolve({ messages: got.length, timeout: true }), 5000);
+            })"""
+        )
+        assert result["messages"] == 0 and not result.get("opened") and not result.get("timeout")
+        await post_speech(running, VIOLATING, "seg-1")
+        await page.wait_for_selector(".lb-warning", timeout=10_000)  # the right token does see it
+        assert await w.page.locator(".lb-warning").count() == 0
+
+
+async def test_many_warnings_at_once_keep_the_page_alive(tmp_path: Path, open_page) -> None:
+    async with running_service(quiet_room_settings(tmp_path)) as running:
+        w = await open_page(running.overlay_url("shop"))
+        await wait_connected(w.page)
+        for i, text in enumerate(OTHER_VIOLATIONS):
+            await post_speech(running, text, f"burst-{i}")
+        await w.page.wait_for_selector(".lb-warning", timeout=10_000)
+        await asyncio.sleep(0.3)
+        total = running.service.runners["shop"].pipeline.counters["warnings"]
+        visible = await w.page.locator(".lb-warning:not(.leaving)").count()
+        more_hidden = await w.page.evaluate("document.getElementById('warnings-more').hidden")
+        assert total >= 4
+        assert visible == 3  # never more than ?max= (3) on screen...
+        assert not more_hidden  # ...and the rest announced as queued
+        assert not w.errors
