@@ -41,6 +41,9 @@ def print_urls(settings: Settings, out=sys.stdout) -> None:  # type: ignore[no-u
         print(f"room {room.name} ({room.platform} {room.room_id or room.recording})", file=out)
         overlay = f"{base}/overlay/{room.name}"
         print(f"  OBS browser source (1920x1080), warnings: {overlay}/warnings?token={room.overlay_token}", file=out)
+        print(f"  OBS browser source (1920x1080), FAQ cards: {overlay}/faq?token={room.overlay_token}", file=out)
+        print(f"  OBS browser source (1920x1080), chat: {overlay}/chat?token={room.overlay_token}", file=out)
+        print(f"  console (second screen): {base}/console/{room.name}?token={room.overlay_token}", file=out)
         print(
             f"  speech ingest: POST {base}/api/rooms/{room.name}/speech  (Authorization: Bearer {room.ingest_token})",
             file=out,

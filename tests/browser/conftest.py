@@ -7,6 +7,7 @@ prove that a hostile payload ran nothing, and counts the oscillators the warning
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ import pytest
 import pytest_asyncio
 
 from bot.config import Settings
-from tests.support import DEMO_FAQ, make_settings
+from bot.faq import FaqStore
+from bot.service import RuleSet, Service
+from tests.support import DEMO_FAQ, Running, make_settings, running_service
 
 CHROMIUM = Path(os.environ.get("LIVEBOT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -110,3 +113,23 @@ def quiet_room_settings(tmp_path: Path, name: str = "shop", **sections: Any) -> 
     recording.write_text("", "utf-8")
     room = {"name": name, "platform": "replay", "recording": str(recording), "faq": str(DEMO_FAQ)}
     return make_settings(tmp_path, [room], **sections)
+
+
+# Loading the built-in rule packs takes a second or two; the browser tests start a dozen services,
+# so they share one loaded rule set and FAQ store (both are read-only while serving).
+_RULE_SETS: dict[tuple[str, ...], RuleSet] = {}
+_FAQ_STORES: dict[str, FaqStore] = {}
+
+
+def serve(settings: Settings) -> contextlib.AbstractAsyncContextManager[Running]:
+    """running_service() with the shared rule set and FAQ store."""
+    service = Service(settings)
+    for room in settings.rooms:
+        if room.packs not in _RULE_SETS:
+            _RULE_SETS[room.packs] = RuleSet(room.packs)
+        service.rule_sets[room.packs] = _RULE_SETS[room.packs]
+        if room.faq and room.faq not in _FAQ_STORES:
+            _FAQ_STORES[room.faq] = FaqStore.load(room.faq)
+        if room.faq:
+            service.faq_stores[room.faq] = _FAQ_STORES[room.faq]
+    return running_service(settings, service)

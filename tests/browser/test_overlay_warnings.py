@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 
 from bot.events import PlatformNotice, Warning
-from tests.browser.conftest import quiet_room_settings, wait_connected
-from tests.support import Running, running_service
+from tests.browser.conftest import quiet_room_settings, serve, wait_connected
+from tests.support import Running
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -64,7 +64,7 @@ def warning(room: str, rule: str, phrase: str, severity: str = "warn", text: str
 
 
 async def test_warning_appears_after_anchor_speech_with_sound(tmp_path: Path, open_page) -> None:
-    async with running_service(quiet_room_settings(tmp_path)) as running:
+    async with serve(quiet_room_settings(tmp_path)) as running:
         loud = await open_page(running.overlay_url("shop"))
         muted = await open_page(running.overlay_url("shop", sound="0"))
         await wait_connected(loud.page)
@@ -86,7 +86,7 @@ async def test_warning_appears_after_anchor_speech_with_sound(tmp_path: Path, op
 
 
 async def test_repeats_merge_into_one_card_with_a_count(tmp_path: Path, open_page) -> None:
-    async with running_service(quiet_room_settings(tmp_path)) as running:
+    async with serve(quiet_room_settings(tmp_path)) as running:
         w = await open_page(running.overlay_url("shop"))
         await wait_connected(w.page)
         for i in range(3):
@@ -97,7 +97,7 @@ async def test_repeats_merge_into_one_card_with_a_count(tmp_path: Path, open_pag
 
 
 async def test_a_burst_is_queued_and_block_goes_first(tmp_path: Path, open_page) -> None:
-    async with running_service(quiet_room_settings(tmp_path)) as running:
+    async with serve(quiet_room_settings(tmp_path)) as running:
         w = await open_page(running.overlay_url("shop", max="2", seconds="60"))
         await wait_connected(w.page)
         for i in range(5):
@@ -118,7 +118,7 @@ async def test_a_burst_is_queued_and_block_goes_first(tmp_path: Path, open_page)
 
 
 async def test_cards_dismiss_themselves(tmp_path: Path, open_page) -> None:
-    async with running_service(quiet_room_settings(tmp_path)) as running:
+    async with serve(quiet_room_settings(tmp_path)) as running:
         w = await open_page(running.overlay_url("shop", seconds="1"))
         await wait_connected(w.page)
         await emit(running, warning("shop", "r1", "最好"))
@@ -127,7 +127,7 @@ async def test_cards_dismiss_themselves(tmp_path: Path, open_page) -> None:
 
 
 async def test_platform_notice_is_shown(tmp_path: Path, open_page) -> None:
-    async with running_service(quiet_room_settings(tmp_path)) as running:
+    async with serve(quiet_room_settings(tmp_path)) as running:
         w = await open_page(running.overlay_url("shop"))
         await wait_connected(w.page)
         await running.service.ingest(
@@ -139,7 +139,7 @@ async def test_platform_notice_is_shown(tmp_path: Path, open_page) -> None:
 
 
 async def test_theme_parameters(tmp_path: Path, open_page) -> None:
-    async with running_service(quiet_room_settings(tmp_path)) as running:
+    async with serve(quiet_room_settings(tmp_path)) as running:
         w = await open_page(running.overlay_url("shop", theme="light", position="bottom-right", scale="0.5"))
         await wait_connected(w.page)
         await emit(running, warning("shop", "r1", "最好"))
@@ -161,7 +161,7 @@ async def test_theme_parameters(tmp_path: Path, open_page) -> None:
 
 async def test_reconnects_after_a_server_restart_and_shows_the_missed_warning(tmp_path: Path, open_page) -> None:
     settings = quiet_room_settings(tmp_path)
-    async with running_service(settings) as running:
+    async with serve(settings) as running:
         w = await open_page(running.overlay_url("shop"))
         await wait_connected(w.page)
         await post_speech(running, VIOLATING, "before-restart")
@@ -173,7 +173,7 @@ async def test_reconnects_after_a_server_restart_and_shows_the_missed_warning(tm
     await w.page.wait_for_selector(".lb-status", state="visible", timeout=5_000)
 
     # a new process on the same port and audit log; the anchor speaks before the page is back
-    async with running_service(settings) as running:
+    async with serve(settings) as running:
         await post_speech(running, "这个配方是国家级的", "after-restart")
         assert running.service.bus.last_seq("shop") > seq_before  # sequence ids continued
         card = await w.page.wait_for_selector('.lb-warning:has-text("国家级")', timeout=20_000)
@@ -185,11 +185,11 @@ async def test_reconnects_after_a_server_restart_and_shows_the_missed_warning(tm
 
 async def test_missed_warnings_while_disconnected_show_their_age(tmp_path: Path, open_page) -> None:
     settings = quiet_room_settings(tmp_path)
-    async with running_service(settings) as running:
+    async with serve(settings) as running:
         w = await open_page(running.overlay_url("shop", seconds="1"))
         await wait_connected(w.page)
     await w.page.wait_for_selector('html[data-feed="disconnected"]', timeout=10_000)
-    async with running_service(settings) as running:
+    async with serve(settings) as running:
         # said while the page was away, older than the card's time on screen
         old = warning("shop", "r-missed", "顶级")
         await emit(running, dataclasses.replace(old, ts=old.ts - 30))
@@ -198,7 +198,7 @@ async def test_missed_warnings_while_disconnected_show_their_age(tmp_path: Path,
 
 
 async def test_wrong_token_sees_nothing(tmp_path: Path, open_page) -> None:
-    async with running_service(quiet_room_settings(tmp_path)) as running:
+    async with serve(quiet_room_settings(tmp_path)) as running:
         right = running.settings.rooms[0].overlay_token
         wrong = running.overlay_url("shop").replace(right, "not-the-token")
         w = await open_page(wrong, expect_ok=False)
@@ -226,7 +226,7 @@ async def test_wrong_token_sees_nothing(tmp_path: Path, open_page) -> None:
 
 
 async def test_many_warnings_at_once_keep_the_page_alive(tmp_path: Path, open_page) -> None:
-    async with running_service(quiet_room_settings(tmp_path)) as running:
+    async with serve(quiet_room_settings(tmp_path)) as running:
         w = await open_page(running.overlay_url("shop"))
         await wait_connected(w.page)
         for i, text in enumerate(OTHER_VIOLATIONS):
