@@ -1,7 +1,8 @@
 """RuleEngine: normalize -> automaton -> leftmost-longest with allow-contexts -> context checks -> hits.
 
 Speed design (scan runs inline in the room loop):
-- Fast path: one `str.translate` plus one leftmost-longest pass of the automaton (pyahocorasick, in C).
+- Fast path: at most one `str.translate`, then one leftmost-longest pass of the automaton
+  (ahocorasick-rs, in Rust).
   A line whose longest matches are all allow-contexts (最近, 第一次) or nothing returns [] right there.
 - Slow path, only for lines with a candidate: offsets back into the original, all overlapping matches,
   patterns whose trigger words occurred, leftmost-longest selection, then per-hit context checks
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import ahocorasick
+import ahocorasick_rs
 
 from .model import SCOPES, Hit, PackError, Rule
 from .normalize import Normalizer, _is_cjk
@@ -34,21 +35,6 @@ _MAX_BIT = max(SCOPE_BITS.values())
 _new = object.__new__
 _CJK_CHAR = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
-
-class _Identity:
-    """Offsets of a line that needed no folding: normalized index == original index."""
-
-    __slots__ = ("shift",)
-
-    def __init__(self, shift: int) -> None:
-        self.shift = shift
-
-    def __getitem__(self, i: int) -> int:
-        return i + self.shift
-
-
-_IDENTITY = _Identity(0)
-_IDENTITY_END = _Identity(1)
 _MACRO = re.compile(r"<([^<>]+)>")
 
 # Negators that make a following medical / off-platform term a denial or a warning (不能治疗, 不要私下转账).
@@ -107,7 +93,6 @@ class RuleEngine:
             {"rule": r.id, "category": r.category, "severity": r.severity, "basis": r.basis, "suggestion": r.suggestion}
             for r in self.rules
         ]
-        self._has_context = [bool(r.unless or r.negation or r.boundary) for r in self.rules]
         self._phrase_count = 0
 
         for ridx, rule in enumerate(self.rules):
@@ -130,7 +115,7 @@ class RuleEngine:
             for context in rule.allow:
                 key = fold(context)
                 if key:
-                    allow_keys.update(self._speller.spellings(key))
+                    allow_keys.update(self._speller.spellings(key, pinyin=False))
             for pat in rule.patterns:
                 try:
                     regex, triggers = self._compile_pattern(pat.regex)
@@ -145,8 +130,13 @@ class RuleEngine:
                     scope_mask[t] = scope_mask.get(t, 0) | mask
 
         self._patterns = tuple(patterns)
+        # Per rule: (unless regex, negation window, jieba boundary), or None when the rule has no check.
+        self._contexts = [
+            (self._unless[i], r.negation, r.boundary) if (self._unless[i] or r.negation or r.boundary) else None
+            for i, r in enumerate(self.rules)
+        ]
         self._keys: list[_Key] = []
-        automaton = ahocorasick.Automaton()
+        self._values: list[tuple] = []
         self._by_bit_cache: dict[tuple, tuple] = {}
         for key in set(phrase_map) | allow_keys | set(trigger_map):
             phrases = tuple(sorted(phrase_map.get(key, ()), key=lambda p: -p[0]))
@@ -161,14 +151,15 @@ class RuleEngine:
             # An allow-context never sends a line to the slow path by itself (mask 0).
             mask = 0 if info.allow and not info.triggers else scope_mask.get(key, 0)
             # The value is flat so the hot loops unpack it in one step (no attribute lookups).
-            automaton.add_word(
-                key, (mask, len(key), info.latin_edge, info.allow, info.triggers, info.by_bit)
-            )
+            self._values.append((mask, info.allow, info.latin_edge, info.triggers, info.by_bit))
             self._keys.append(info)
-        if self._keys:
-            automaton.make_automaton()
-        self._automaton = automaton
-        self._iter_long = automaton.iter_long
+        self._masks = [v[0] for v in self._values]
+        # ahocorasick-rs (Rust) does leftmost-longest matching natively and ~3x faster than
+        # pyahocorasick's iter_long on these keys; it reports code-point offsets.
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            [info.key for info in self._keys] or ["\0\0"], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+        )
+        self._find = self._automaton.find_matches_as_indexes
         # Doubling a character at a key's edge cannot hide the key (最最低 still contains 最低), so the fast
         # path only looks for doubled characters that occur inside some key (a small, cheap class).
         interior = sorted(set(_CJK_CHAR.findall("\n".join(info.key[1:-1] for info in self._keys))))
@@ -246,24 +237,24 @@ class RuleEngine:
             norm, marked = text, None
         else:
             norm, marked = self._fold_marked(text)
-        found = list(self._iter_long(norm))
-        for _end, value in found:
-            if value[0] & bit:
+        found = self._find(norm)
+        masks = self._masks
+        for idx, _start, _end in found:
+            if masks[idx] & bit:
                 return self._resolve(text, norm, marked, found, bit)
         return []  # nothing, or only allow-contexts (第一次, 最近): the common case ends here
 
     def _resolve(self, text: str, norm: str, marked: str | None, found: list, bit: int) -> list[Hit]:
         """The slow path: offsets, patterns, leftmost-longest selection, context checks, hits."""
-        if marked is None:
-            starts: Sequence[int] = _IDENTITY
-            ends: Sequence[int] = _IDENTITY_END
-        else:
+        starts: Sequence[int] | None = None  # None: identity (the line needed no folding)
+        ends: Sequence[int] | None = None
+        if marked is not None:
             norm, starts, ends = self._norm.offsets(text, marked)
         cands: list[tuple[int, int, tuple | None]] = []  # start, end, (rule, phrase, template) or allow
         pattern_ids: set[int] | None = None
-        for last, (mask, length, latin_edge, allow, triggers, by_bit) in found:
-            end = last + 1
-            start = end - length
+        values = self._values
+        for idx, start, end in found:
+            mask, allow, latin_edge, triggers, by_bit = values[idx]
             if latin_edge and not _latin_edges_ok(norm, starts, ends, start, end):
                 continue
             if triggers:
@@ -278,16 +269,28 @@ class RuleEngine:
                     cands.append((start, end, pick))
         if pattern_ids:
             cands = self._add_patterns(cands, pattern_ids, norm, starts, ends, bit)
-        has_context = self._has_context
+        contexts = self._contexts
         hits: list[Hit] = []
         for start, end, pick in cands:
             if pick is None:
                 continue  # an allow-context
-            if has_context[pick[0]] and not self._context_ok(pick[0], text, norm, starts, start, end):
-                continue
-            start = starts[start]
-            end = ends[end - 1]
-            if marked is None:
+            context = contexts[pick[0]]
+            if context is not None:
+                unless, window, boundary = context
+                if unless is not None and unless.search(norm):
+                    continue  # a warning (有人冒充我们……千万别信), not an offer
+                if (
+                    window
+                    and _NEGATION.search(norm, max(0, start - window), start) is not None
+                    and _negated(text, norm, starts, start, window)
+                ):
+                    continue
+                if boundary and not _on_word_boundaries(norm, start, end):
+                    continue
+            if starts is not None:
+                start = starts[start]
+                end = ends[end - 1]  # type: ignore[index]
+            else:
                 # Not folded: a doubled ideograph at the edge of the match is still part of what was said
                 # (最最低 matched 最低 inside it).
                 while start > 0 and text[start - 1] == text[start] and _is_cjk(text[start]):
@@ -329,31 +332,24 @@ class RuleEngine:
                 pos = c[1]
         return chosen
 
-    def _context_ok(self, ridx: int, text: str, norm: str, starts: Sequence[int], start: int, end: int) -> bool:
-        rule = self.rules[ridx]
-        unless = self._unless[ridx]
-        if unless is not None and unless.search(norm):
-            return False
-        if rule.negation and _negated(text, norm, starts, start, rule.negation):
-            return False
-        if rule.boundary and not _on_word_boundaries(norm, start, end):
-            return False
-        return True
 
-
-def _latin_edges_ok(norm: str, starts: Sequence[int], ends: Sequence[int], start: int, end: int) -> bool:
+def _latin_edges_ok(
+    norm: str, starts: Sequence[int] | None, ends: Sequence[int] | None, start: int, end: int
+) -> bool:
     """A match that starts/ends with a Latin letter or digit must not be glued to another one
     (vx in xvx, top1 in top10), unless a separator stood between them in the original."""
     if start > 0 and _is_ascii_alnum(norm[start]) and _is_ascii_alnum(norm[start - 1]):
-        if ends[start - 1] == starts[start]:
+        if starts is None or ends[start - 1] == starts[start]:  # type: ignore[index]
             return False
     if end < len(norm) and _is_ascii_alnum(norm[end - 1]) and _is_ascii_alnum(norm[end]):
-        if ends[end - 1] == starts[end]:
+        if starts is None or ends[end - 1] == starts[end]:  # type: ignore[index]
             return False
     return True
 
 
-def _negated(text: str, norm: str, starts: Sequence[int], start: int, window: int) -> bool:
+def _negated(text: str, norm: str, starts: Sequence[int] | None, start: int, window: int) -> bool:
+    if starts is None:
+        starts = range(len(norm) + 1)
     lo = max(0, start - window)
     if lo == start or _NEGATION.search(norm, lo, start) is None:
         return False  # the usual case: no negator right before the term

@@ -44,6 +44,7 @@ _SCAN_RANGES = (
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _REPEAT = re.compile(f"([{_CJK}])\\1+")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_KEPT_RUN = re.compile("[^\0]+")
 
 
 def _deletable(ch: str) -> bool:
@@ -157,10 +158,13 @@ class Normalizer:
         """The normalized text and its offset map, from fold_marked()'s translation of text."""
         if len(marked) != len(text):
             return self._offsets_slow(text)  # a character expanded (⑩ -> 10): rare
-        # Deletions and 1:1 mappings: keep the positions of what survived...
-        starts = [i for i, c in enumerate(marked) if c != "\0"]
+        # Deletions and 1:1 mappings: keep the positions of what survived (whole runs at a time)...
+        starts: list[int] = []
+        ends: list[int] = []
+        for m in _KEPT_RUN.finditer(marked):
+            starts.extend(range(m.start(), m.end()))
+            ends.extend(range(m.start() + 1, m.end() + 1))
         norm = marked.replace("\0", "") if len(starts) != len(text) else marked
-        ends = [i + 1 for i in starts]
         # ...then fold each run of a repeated ideograph into its first character, which now spans the run.
         runs = list(_REPEAT.finditer(norm))
         if runs:

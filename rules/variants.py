@@ -17,7 +17,8 @@ from functools import lru_cache
 from .normalize import Normalizer, _is_cjk
 
 MIN_LEN_FOR_HOMOPHONE = 3
-_CACHES: dict[tuple, dict[str, frozenset[str]]] = {}
+MAX_LEN_FOR_PINYIN = 5
+_CACHES: dict[tuple, dict[tuple[str, bool], frozenset[str]]] = {}
 
 
 @lru_cache(maxsize=8192)
@@ -48,14 +49,15 @@ class Speller:
         if len(_CACHES) > 8:
             _CACHES.pop(next(iter(_CACHES)))
 
-    def spellings(self, phrase: str) -> frozenset[str]:
-        """All spellings of an already-folded phrase, folded, including the phrase itself."""
-        cached = self._cache.get(phrase)
+    def spellings(self, phrase: str, pinyin: bool = True) -> frozenset[str]:
+        """All spellings of an already-folded phrase, folded, including the phrase itself.
+        pinyin=False leaves out the pinyin spellings (used for allow-contexts: fewer keys, faster scans)."""
+        cached = self._cache.get((phrase, pinyin))
         if cached is None:
-            cached = self._cache[phrase] = frozenset(self._spell(phrase))
+            cached = self._cache[(phrase, pinyin)] = frozenset(self._spell(phrase, pinyin))
         return cached
 
-    def _spell(self, phrase: str) -> set[str]:
+    def _spell(self, phrase: str, pinyin: bool) -> set[str]:
         subs: list[tuple[int, int, str, bool]] = []  # start, end, replacement, is_pinyin
         for word, alts in self._words.items():
             start = phrase.find(word)
@@ -68,7 +70,10 @@ class Speller:
                     subs.append((start, end, alt, False))
                 start = phrase.find(word, start + 1)
         cjk_positions = [i for i, c in enumerate(phrase) if _is_cjk(c)]
-        for i in cjk_positions:
+        # Evaders spell one syllable of a short phrase in pinyin (zui低价); long phrases (mostly brace
+        # expansions) are left alone, which keeps the automaton small.
+        pinyin = pinyin and len(cjk_positions) <= MAX_LEN_FOR_PINYIN
+        for i in cjk_positions if pinyin else ():
             py = _pinyin(phrase[i])
             if py:
                 subs.append((i, i + 1, py, True))
@@ -81,7 +86,7 @@ class Speller:
                 continue  # pinyin plus another change: rare, and it multiplies the keys (slower matching)
             if a[1] <= b[0] or b[1] <= a[0]:
                 out.add(_apply(phrase, (a, b)))
-        if len(cjk_positions) >= 3 and len(cjk_positions) == len(phrase):
+        if pinyin and len(cjk_positions) >= 3 and len(cjk_positions) == len(phrase):
             full = "".join(_pinyin(c) for c in phrase)
             if full.isascii() and len(full) >= 6:
                 out.add(full)
