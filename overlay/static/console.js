@@ -9,6 +9,18 @@
   const MAX_ROWS = 150;
   const SEV_ORDER = { info: 1, warn: 2, block: 3 };
   const ACTIONS = { sent: "已发送", held: "未发送", failed: "发送失败", abstain: "未回答", abstained: "未回答" };
+  // why a chat reply was held back or sent late (bot/faq/responder.py); anything else shows as sent
+  const REASONS = {
+    sending_disabled: "未开启发送或无法发送",
+    user_cooldown: "该观众冷却中",
+    faq_cooldown: "同一问题冷却中",
+    room_rate: "房间发言限速",
+    duplicate_text: "与上一条回复相同",
+    stale: "等待过久，已放弃",
+    merged: "合并回复多位观众",
+    delayed: "延后发送",
+    flushed: "关闭前补发",
+  };
   const ROOM_STATES = { connecting: "连接中", connected: "已连接", reconnecting: "重连中", closed: "已关闭", failed: "失败", starting: "启动中" };
 
   const transcript = document.getElementById("transcript");
@@ -244,7 +256,10 @@
       row.append(el("div", "c-match", "匹配：" + f.question + score));
     }
     if (f.chat_text || f.answer) row.append(el("div", "c-a", (action === "sent" ? "已回复：" : "答案：") + (f.chat_text || f.answer)));
-    if (f.reason) row.append(el("div", "c-reason", "原因：" + f.reason));
+    if (f.reason) {
+      const label = Object.prototype.hasOwnProperty.call(REASONS, f.reason) ? REASONS[f.reason] + "（" + f.reason + "）" : f.reason;
+      row.append(el("div", "c-reason", "原因：" + label));
+    }
     prependRow(faqList, row);
   }
 
@@ -290,20 +305,23 @@
     countersDirty = false;
     const dl = document.getElementById("counters");
     const parts = [];
-    for (const [key, label] of COUNTER_LABELS) {
-      const value = key === "gift_value" ? counts[key].toFixed(1) : String(counts[key]);
-      const dt = el("dt", null, label);
+    const pair = (key, label, value) => {
+      const box = el("div", "c-counter");
       const dd = el("dd", "c-n-" + key, value);
       dd.dataset.counter = key;
-      parts.push(dt, dd);
+      box.append(el("dt", null, label), dd);
+      parts.push(box);
+      return dd;
+    };
+    for (const [key, label] of COUNTER_LABELS) {
+      pair(key, label, key === "gift_value" ? counts[key].toFixed(1) : String(counts[key]));
     }
     if (server) {
-      for (const [key, label] of [["events", "服务端事件"], ["warnings", "服务端警告"], ["errors", "处理出错"], ["queued", "排队中"]]) {
-        if (typeof server[key] === "number") {
-          const dd = el("dd", "c-n-server-" + key, String(server[key]));
-          if (key === "errors" && server[key] > 0) dd.classList.add("bad");
-          parts.push(el("dt", null, label), dd);
-        }
+      const SERVER = [["events", "服务端事件"], ["warnings", "服务端警告"], ["replies", "已发弹幕回复"], ["errors", "处理出错"], ["queued", "排队中"]];
+      for (const [key, label] of SERVER) {
+        if (typeof server[key] !== "number") continue;
+        const dd = pair("server-" + key, label, String(server[key]));
+        if (key === "errors" && server[key] > 0) dd.classList.add("bad");
       }
     }
     dl.replaceChildren(...parts);
@@ -403,6 +421,6 @@
     }
   }
   pollHealth();
-  setInterval(pollHealth, 5000);
+  setInterval(pollHealth, 3000);
   drawCounters();
 })();

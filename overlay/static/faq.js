@@ -4,6 +4,8 @@
 // (?seconds=). Another viewer asking the same thing while its card is up joins that card
 // ("小鹿 等 3 人问") instead of queueing a duplicate. This page is on stream: it shows no
 // internal detail (why a chat reply was held back is for the console).
+// The responder reports one question more than once (held for a cooldown, then sent later with
+// the merged askers, or dropped as stale); the card shows each question once.
 "use strict";
 (function () {
   const config = pageConfig();
@@ -18,6 +20,18 @@
     minShowMs: Math.min(5000, lifetimeMs),
     build,
   });
+
+  const seenQuestions = new Map(); // faq|asker|text -> when first shown (ms)
+
+  function alreadyShown(ev) {
+    const asker = ev.user && typeof ev.user === "object" ? ev.user.id + "|" + ev.user.name : "";
+    const key = ev.faq_id + "|" + asker + "|" + ev.text;
+    const now = Date.now();
+    for (const [k, at] of seenQuestions) if (now - at > 15 * 60 * 1000) seenQuestions.delete(k);
+    if (seenQuestions.has(key)) return true;
+    seenQuestions.set(key, now);
+    return false;
+  }
 
   function askersOf(ev) {
     const list = Array.isArray(ev.askers) && ev.askers.length ? ev.askers : ev.user ? [ev.user] : [];
@@ -45,6 +59,7 @@
     onEvent(ev, meta) {
       if (ev.type !== "faq_reply" || !SHOWN_ACTIONS.includes(ev.action) || !ev.answer) return;
       if (meta.replayed && meta.age * 1000 >= lifetimeMs) return; // its moment has passed
+      if (alreadyShown(ev)) return;
       const key = "faq|" + ev.faq_id;
       const existing = cards.get(key);
       const askers = askersOf(ev);
@@ -52,7 +67,6 @@
         const seen = new Set(existing.askers.map((u) => u.id + "|" + u.name));
         for (const u of askers) if (!seen.has(u.id + "|" + u.name)) existing.askers.push(u);
         existing.ev = ev;
-        existing.questionText = ev.text || existing.questionText;
         cards.refresh(existing);
         return;
       }

@@ -88,6 +88,39 @@ async def test_faq_card_merges_askers_and_leaves_after_faq_seconds(tmp_path: Pat
         assert await w.page.locator(".lb-faq:not(.leaving)").count() == 1
         await w.page.wait_for_selector(".lb-faq", state="detached", timeout=6_000)
 
+        # the responder reports 甲's question again when the held reply finally goes out: no second
+        # card for it; the next new question is the next card
+        first = viewer("甲", "0")
+        await emit(
+            running,
+            FaqReply(
+                room="shop",
+                user=first,
+                text="包邮吗",
+                faq_id="free_shipping",
+                answer="全国包邮",
+                action="sent",
+                reason="merged",
+                askers=(first,),
+            ),
+        )
+        new = viewer("丁", "3")
+        await emit(
+            running,
+            FaqReply(
+                room="shop",
+                user=new,
+                text="偏远地区包邮吗",
+                faq_id="free_shipping",
+                answer="全国包邮",
+                action="held",
+                reason="faq_cooldown",
+                askers=(new,),
+            ),
+        )
+        card = await w.page.wait_for_selector(".lb-faq:not(.leaving)", timeout=5_000)
+        assert await card.eval_on_selector(".name", "n => n.textContent") == "丁"
+
 
 async def test_chat_overlay_shows_messages_gifts_super_chats_and_guards(tmp_path: Path, open_page) -> None:
     async with serve(quiet_room_settings(tmp_path)) as running:
@@ -210,11 +243,11 @@ async def test_console_transcript_partials_highlights_faq_and_status(tmp_path: P
                 answer="72小时内发货",
                 chat_text="72小时内发货",
                 action="held",
-                reason="faq cooldown",
+                reason="faq_cooldown",
             ),
         )
         row = await page.wait_for_selector(".c-faq.action-held", timeout=5_000)
-        assert "faq cooldown" in await row.inner_text() and "小鹿乱撞" in await row.inner_text()
+        assert "同一问题冷却中" in await row.inner_text() and "小鹿乱撞" in await row.inner_text()
 
         # room connection state and counters
         await running.service.ingest(RoomStatus(room="shop", state="reconnecting", detail="websocket closed"))
