@@ -22,7 +22,7 @@ from pathlib import Path
 import ahocorasick_rs
 
 from .model import SCOPES, Hit, PackError, Rule
-from .normalize import Normalizer, _is_cjk
+from .normalize import _REPEAT, Normalizer
 from .packs import load_packs
 from .variants import Speller
 
@@ -248,6 +248,11 @@ class RuleEngine:
         """The slow path: offsets, patterns, leftmost-longest selection, context checks, hits."""
         starts: Sequence[int] | None = None  # None: identity (the line needed no folding)
         ends: Sequence[int] | None = None
+        if marked is None and _REPEAT.search(text):
+            # The fast path left doubles at key edges alone (最最低 still contains 最低); patterns and
+            # offsets want them collapsed, so fold and match again (rare: only lines with a double).
+            norm, marked = self._fold_marked(text)
+            found = self._find(norm)
         if marked is not None:
             norm, starts, ends = self._norm.offsets(text, marked)
         cands: list[tuple[int, int, tuple | None]] = []  # start, end, (rule, phrase, template) or allow
@@ -290,13 +295,6 @@ class RuleEngine:
             if starts is not None:
                 start = starts[start]
                 end = ends[end - 1]  # type: ignore[index]
-            else:
-                # Not folded: a doubled ideograph at the edge of the match is still part of what was said
-                # (最最低 matched 最低 inside it).
-                while start > 0 and text[start - 1] == text[start] and _is_cjk(text[start]):
-                    start -= 1
-                while end < len(text) and text[end] == text[end - 1] and _is_cjk(text[end]):
-                    end += 1
             # Hit is a frozen dataclass; filling its __dict__ directly is ~4x cheaper than __init__'s
             # nine object.__setattr__ calls, and this runs once per hit inline in the room loop.
             hit = _new(Hit)

@@ -104,3 +104,33 @@ def test_scopes_filter_rules(engine, tmp_path):
     eng = RuleEngine.load(["builtin", pack])
     assert phrases(eng, "爆款直降", "title") == ["爆款直降"]
     assert phrases(eng, "爆款直降", "speech") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ud800全网最低价\udfff",
+        "\x00\x01\x1b[31m全\x08网\x7f最低价",
+        "全" + "\u0301" * 50 + "网最低价",
+        "\U0001F600" * 1000 + "全网最低价",
+        "最" * 100_000,
+        "全 网 " * 50_000 + "最低价",
+    ],
+)
+def test_hostile_text_scans_without_error(engine, text):
+    hits = engine.scan(text)
+    for hit in hits:
+        assert hit.matched == text[hit.start : hit.end]
+
+
+def test_megabyte_line(engine):
+    text = "啊" * 1_000_000 + "全网最低价" + "啊" * 1000 + "加个vx"
+    assert [(h.phrase, h.start) for h in engine.scan(text)] == [("全网最低价", 1_000_000), ("加微信", 1_001_005)]
+
+
+def test_engine_is_shared_safely_between_scans(engine):
+    # read-only after load: interleaved scans of different scopes do not affect each other
+    a = engine.scan("今天全网最低价", "chat")
+    b = engine.scan("第一次来的宝宝", "title")
+    assert [h.phrase for h in a] == ["全网最低价"] and b == []
+    assert engine.scan("今天全网最低价", "chat") == a
