@@ -35,6 +35,16 @@ from bot.faq.vocab import Vocabulary, shipped_tables
 Q_EXP = 0.5
 PRODUCT_CLASS = "商品"  # naming the product is context: 饼干全碎了 asks about damage, not biscuits
 PROBLEM_BOOST = 1.6
+BAG_CANDIDATES = 8  # entries scored because their whole text (answer included) fits the message best
+BAG_SHARE = 0.4  # share of an entry's score from its whole text, answer included
+DOC_FACTOR = 0.8  # an entry scored on its whole text: this share of how much of the message it explains
+DOC_CONTENT = 1.0  # ... when the content it explains weighs at least this
+DOC_KEY_WEIGHT = 1.0  # ... and the message's heaviest word, at least this heavy, is in it
+# question words that say what is asked (when, where, how much): an entry whose text never asks
+# it does not answer it
+ASKING_WORDS = frozenset("怎么 怎么办 什么 什么时候 多久 哪里 哪个 多少 多少钱 为什么 谁".split())
+ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
+ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
 MAX_CANDIDATES = 60  # phrases scored in full per message (by how much of the message they can explain)
 _EMPTY: frozenset[int] = frozenset()  # the word that made a message a problem report or request is what it is about
 # question words carry a little meaning (多久 vs 哪里) but never make a match on their own
@@ -146,6 +156,23 @@ def _general_weight(word: str) -> float:
     return max(0.3, min(1.5, w))
 
 
+# what kind of thing an answer states, as the question words that ask for it: an answer with an
+# amount of money answers 多少钱 (运费多少 -> "补运费15元"), one with a duration answers 多久
+_MONEY_RE = re.compile(r"\d+(?:\.\d+)?\s*(?:元|块|rmb)|[¥￥]\s*\d")
+_DURATION_RE = re.compile(
+    r"\d+\s*(?:-\s*\d+\s*)?(?:个)?(?:小时|天|日|周|个月|月|年|工作日|分钟)|当天|次日|隔天|当日|半年|一年"
+)
+
+
+def answer_kinds(answer: str) -> str:
+    kinds = []
+    if _MONEY_RE.search(answer):
+        kinds.append("多少钱 多少")
+    if _DURATION_RE.search(answer):
+        kinds.append("多久 什么时候")
+    return " ".join(kinds)
+
+
 def split_question(question: str) -> list[str]:
     parts = [p.strip() for p in re.split(r"[？?]+", question) if p.strip()]
     return parts if len(parts) > 1 else [question]
@@ -169,6 +196,7 @@ class FaqMatcher:
         self.analyzer = Analyzer(vocab, texts, common)
         self.gate = QuestionGate(vocab.cues)
         self._focus_cues = set(self.gate.problem) | set(self.gate.request)
+        self._canonical = frozenset(vocab.tokens.values()) | {w for w, c in vocab.strings.items() if w == c}
         self._cache: dict[str, FaqMatch] = {}
         self._feat_cache: dict[str, _Feats] = {}
 
@@ -186,6 +214,20 @@ class FaqMatcher:
             for u in seen:
                 df[u] = df.get(u, 0) + 1
         self._df = df
+        # what the answers say: evidence for a question the examples did not foresee (新疆 in an
+        # answer about postage); used for words the questions and examples never use
+        answer_df: dict[str, int] = {}
+        answer_class_df: dict[str, int] = {}
+        self._answers: list[list[Analysis]] = []
+        for e in self.entries:
+            answers = [self.analyzer.analyze(t) for t in (e.answer, e.short, answer_kinds(e.answer)) if t]
+            self._answers.append(answers)
+            for u in {u for a in answers for u in a.units}:
+                answer_df[u] = answer_df.get(u, 0) + 1
+            for c in {c for a in answers for c in a.classes}:
+                answer_class_df[c] = answer_class_df.get(c, 0) + 1
+        self._answer_df = answer_df
+        self._answer_class_df = answer_class_df
         class_df: dict[str, int] = {}
         for items in analysed:
             cls: set[str] = set()
@@ -204,18 +246,21 @@ class FaqMatcher:
             for kind, text, a in items:
                 if a.units:
                     self.phrases.append(self._phrase(i, kind, text, [a]))
-            answer = (
-                [self.analyzer.analyze(e.answer), self.analyzer.analyze(e.short)]
-                if e.short
-                else [self.analyzer.analyze(e.answer)]
-            )
-            bag = self._phrase(i, "bag", e.id, [a for _, _, a in items], answer)
+            bag = self._phrase(i, "bag", e.id, [a for _, _, a in items], self._answers[i])
             self.bags.append(bag)
         # inverted index: unit / class / pinyin / bigram / char -> phrases that have it
         self._index: dict[str, set[int]] = {}
+        self._entry_phrases: list[list[int]] = [[] for _ in self.entries]
         for pi, p in enumerate(self.phrases):
+            self._entry_phrases[p.entry].append(pi)
             for key in self._keys(p.units, p.classes.keys(), p.pinyin.keys(), p.bigrams, p.chars):
                 self._index.setdefault(key, set()).add(pi)
+        # the same over each entry's whole text, answer included: entries whose answer alone
+        # shares words with a message are scored too
+        self._bag_index: dict[str, set[int]] = {}
+        for bi, b in enumerate(self.bags):
+            for key in self._keys(b.units, b.classes.keys(), b.pinyin.keys(), b.bigrams, b.chars):
+                self._bag_index.setdefault(key, set()).add(bi)
 
     # --- weights --------------------------------------------------------------------------------
 
@@ -237,6 +282,11 @@ class FaqMatcher:
             w = self._idf_weight(self._df[unit])
             if len(unit) == 1:
                 w *= 0.7
+        elif unit in self._answer_df:
+            # only the answers use it: as rare as it is among them, a little less sure
+            w = max(_general_weight(unit), ANSWER_IDF * self._idf_weight(self._answer_df[unit]))
+            if len(unit) == 1:
+                w *= 0.7
         else:
             # a word the FAQ does not use: as informative as it is rare in general Chinese, but at
             # least as much as the FAQ word it is part of (生产 in 生产日期) or its class (上海: 地区)
@@ -246,6 +296,8 @@ class FaqMatcher:
             for c in self._unit_classes(unit):
                 if c in self._class_df:
                     w = max(w, self._idf_weight(self._class_df[c]))
+                elif c in self._answer_class_df:
+                    w = max(w, ANSWER_IDF * self._idf_weight(self._answer_class_df[c]))
         self._weight_cache[unit] = w
         return w
 
@@ -264,7 +316,7 @@ class FaqMatcher:
         self, entry: int, kind: str, text: str, parts: list[Analysis], weak: list[Analysis] | None = None
     ) -> _Phrase:
         p = _Phrase(entry=entry, kind=kind, text=text, units={})
-        for scale, analyses in ((1.0, parts), (0.6, weak or [])):
+        for scale, analyses in ((1.0, parts), (ANSWER_CREDIT, weak or [])):
             for a in analyses:
                 for u in a.units:
                     if u in p.units and p.credit_scale.get(u, 1.0) >= scale:
@@ -309,7 +361,9 @@ class FaqMatcher:
                 cjk=cjk,
                 bigrams=frozenset(_bigrams(unit)) if cjk and len(unit) >= 2 else frozenset(),
                 chars=tuple(c for c in unit if is_cjk(c)),
-                pinyin=pinyin_key(unit) if cjk and len(unit) >= 2 else "",
+                # a homophone is credit for a typo (发伙 ~ 发货); a word the tables know is no typo
+                # (链接 is not 连接)
+                pinyin=pinyin_key(unit) if cjk and len(unit) >= 2 and unit not in self._canonical else "",
                 classes=self.analyzer.vocab.classes.get(unit, frozenset()),
             )
             if len(self._feat_cache) > 50_000:
@@ -400,6 +454,7 @@ class FaqMatcher:
         q = _Phrase(entry=-1, kind="query", text=a.text, units=q_units)
         q.credit_scale = dict.fromkeys(q_units, 1.0)
         tally: dict[int, float] = {}
+        bag_tally: dict[int, float] = {}
         for u, w in q_units.items():
             f = self._feats(u)
             if f.pinyin:
@@ -415,15 +470,23 @@ class FaqMatcher:
             if len(u) == 1 or (f.cjk and not f.bigrams):
                 keys += [f"c:{c}" for c in f.chars]
             hit: set[int] = set()
+            bag_hit: set[int] = set()
             for key in keys:
                 hit |= self._index.get(key, _EMPTY)
+                bag_hit |= self._bag_index.get(key, _EMPTY)
             for pi in hit:
                 tally[pi] = tally.get(pi, 0.0) + w
+            for bi in bag_hit:
+                bag_tally[bi] = bag_tally.get(bi, 0.0) + w
         for seg in a.text.split():
             q.bigrams |= _bigrams(seg)
         q.total = sum(q_units.values())
         # full scoring for the phrases that could explain the most of the message
         candidates = sorted(tally, key=lambda pi: (-tally[pi], pi))[:MAX_CANDIDATES]
+        seen = set(candidates)
+        by_text = sorted(bag_tally, key=lambda bi: (-bag_tally[bi], bi))[:BAG_CANDIDATES]
+        for bi in by_text:
+            candidates += [pi for pi in self._entry_phrases[bi] if pi not in seen]
         best: dict[int, Ranked] = {}
         for pi in candidates:
             p = self.phrases[pi]
@@ -434,9 +497,30 @@ class FaqMatcher:
             s = cov_q**Q_EXP * cov_p ** (1 - Q_EXP)
             if p.entry not in best or s > best[p.entry].phrase_score:
                 best[p.entry] = Ranked(s, p.entry, p, s, cov_q, cov_p, content, covered)
+        for bi in by_text:
+            if bi not in best and self._entry_phrases[bi]:
+                # only the answer shares words with the message: its question stands for it
+                pi = self._entry_phrases[bi][0]
+                best[bi] = Ranked(0.0, bi, self.phrases[pi], 0.0, 0.0, 0.0, 0.0, [])
+        asked = [u for u in q_units if u in ASKING_WORDS]
+        heaviest = max(q_units, key=lambda u: q_units[u])
         for r in best.values():
-            bag_cov, bag_content, bag_covered = self._coverage(q_units, self.bags[r.entry])
-            r.score = 0.75 * r.phrase_score + 0.25 * bag_cov
+            bag = self.bags[r.entry]
+            bag_cov, bag_content, bag_covered = self._coverage(q_units, bag)
+            r.score = (1 - BAG_SHARE) * r.phrase_score + BAG_SHARE * bag_cov
+            if (
+                bag_content >= DOC_CONTENT
+                and DOC_FACTOR * bag_cov > r.score
+                # the entry's text holds the message's weightiest word, and asks what it asks
+                # (几号链接 is not answered by an answer that mentions a 链接)
+                and q_units[heaviest] >= DOC_KEY_WEIGHT
+                and self._credit(heaviest, self._unit_classes(heaviest), bag) >= 0.75
+                and all(self._credit(u, self._unit_classes(u), bag) >= 0.5 for u in asked)
+            ):
+                # no phrasing fits, but the entry as a whole (its answer too) explains the message
+                # and something weighty in it: 有防伪码吗 next to an answer that names the 防伪码
+                r.score = DOC_FACTOR * bag_cov
+                r.via_text = True
             r.content = max(r.content, bag_content)
             if bag_cov > r.cov_q:
                 r.covered = bag_covered
@@ -458,7 +542,9 @@ class FaqMatcher:
         t = self.thresholds
         need = t.question if gate.kind == QUESTION else t.keyword
         why = (
-            f"gate: {gate}; best {entry.id} {top.score:.2f} via {top.phrase.kind} '{top.phrase.text}'"
+            f"gate: {gate}; best {entry.id} {top.score:.2f} via "
+            + ("its whole text; best phrase " if top.via_text else "")
+            + f"{top.phrase.kind} '{top.phrase.text}'"
             f" (covers {top.cov_q:.0%} of the message, message covers {top.cov_p:.0%} of it)"
             f"; matched {'/'.join(top.covered) or '-'}; unmatched {'/'.join(unmatched) or '-'}"
             f"; runner-up {ru or '-'} {ru_score:.2f}"
@@ -509,6 +595,7 @@ class Ranked:
     cov_p: float  # share of the phrase the message says
     content: float  # weight of matched content words
     covered: list[str]
+    via_text: bool = False  # scored on the entry's whole text, not on one phrasing
 
 
 __all__ = ["KEYWORD", "QUESTION", "STATEMENT", "FaqMatch", "FaqMatcher", "Thresholds"]

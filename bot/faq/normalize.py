@@ -65,6 +65,11 @@ _A_NOT_A_RE = re.compile(r"([\u4e00-\u9fff]{1,2})[不没]\1")
 _VOLT_RE = re.compile(r"(\d{2,3})\s*(?:v|伏特?)(?![a-z])")
 # a verb before one of these is part of a longer verb phrase (退到, 寄回), not the bare verb
 COMPLEMENTS = frozenset("到回给成")
+# marks the edges of a word the tables know, for the word cutter only (control characters never
+# survive ``clean``, and this one is whitespace to str.split/strip, so it never joins two units)
+WORD_SEP = "\x1f"
+# particles that may close a clause after its last word (几天到啊, 能到吗)
+FINAL_PARTICLES = frozenset("吗呢吧啊呀了啦么嘛哦哈")
 SEPARATORS = " ,，.。!！?？~～、;；:：…\"'“”‘’()（）【】[]《》<>/\\|-_=+*&^%$#`"
 
 
@@ -164,6 +169,17 @@ class _Jieba:
                     cls._tok.add_word(w)
                     cls._added.add(w)
             return cls._tok
+
+
+def _next_word(tokens: list[str], i: int) -> str:
+    """The token after ``tokens[i]`` in the same clause ("" at a clause end)."""
+    i += 1
+    while i < len(tokens) and tokens[i] and not tokens[i].strip(WORD_SEP):
+        i += 1
+    if i >= len(tokens):
+        return ""
+    nxt = tokens[i]
+    return "" if not nxt.strip() or all(c in SEPARATORS for c in nxt) else nxt
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +328,9 @@ class Analyzer:
 
     # --- step 3 ---------------------------------------------------------------------------------
 
-    def apply_synonyms(self, text: str) -> str:
+    def apply_synonyms(self, text: str, sep: str = "") -> str:
+        """Variants -> canonical words, leftmost-longest. ``sep`` goes around every word the tables
+        know, so the word cutter cannot glue it to a neighbour (多少钱包邮 is 多少钱 + 包邮, not 钱包)."""
         if not len(self._auto) or not text:
             return text
         # leftmost-longest, non-overlapping
@@ -328,7 +346,7 @@ class Analyzer:
             if start < pos:
                 continue
             out.append(text[pos:start])
-            out.append(canonical)
+            out.append(f"{sep}{canonical}{sep}" if sep else canonical)
             pos = end
         out.append(text[pos:])
         return "".join(out)
@@ -366,6 +384,8 @@ class Analyzer:
             glue.clear()
 
         def add(raw: str, following: str = "") -> None:
+            if raw == "到" and (not following or following in FINAL_PARTICLES):
+                raw = "到货"  # a clause that ends in 到 asks about arriving (几天能到, 多久到啊)
             tok = raw if len(raw) == 1 and following[:1] in COMPLEMENTS else self.vocab.tokens.get(raw, raw)
             classes.update(self.vocab.classes.get(raw, ()))
             classes.update(self.vocab.classes.get(tok, ()))
@@ -380,7 +400,7 @@ class Analyzer:
                 glue.append(raw)
                 continue
             flush()
-            add(raw, tokens[i + 1] if i + 1 < len(tokens) else "")
+            add(raw, _next_word(tokens, i))
         flush()
         return units, classes
 
@@ -389,9 +409,9 @@ class Analyzer:
         latin_words = tuple(_LATIN_WORD_RE.findall(clean))
         clean = " ".join(self.read_latin(clean).split())
         # 包邮不包邮 / 快不快 ask the same as 包邮吗 / 快吗 (the gate has seen the A-not-A already)
-        synonyms = self.apply_synonyms(clean)
-        synonyms = self._collapse_a_not_a(synonyms)
-        units, classes = self.units_of(synonyms)
+        collapsed = self._collapse_a_not_a(clean)
+        synonyms = self.apply_synonyms(collapsed)
+        units, classes = self.units_of(self.apply_synonyms(collapsed, sep=WORD_SEP))
         return Analysis(
             original=text,
             clean=clean,
