@@ -43,6 +43,7 @@ DOC_KEY_WEIGHT = 1.0  # ... and the message's heaviest word, at least this heavy
 # question words that say what is asked (when, where, how much): an entry whose text never asks
 # it does not answer it
 ASKING_WORDS = frozenset("怎么 怎么办 什么 什么时候 多久 哪里 哪个 多少 多少钱 为什么 谁".split())
+KEY_MISS = 0.85  # score kept by an entry that does not explain the message's weightiest word
 ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
 ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
 MAX_CANDIDATES = 60  # phrases scored in full per message (by how much of the message they can explain)
@@ -524,6 +525,18 @@ class FaqMatcher:
             r.content = max(r.content, bag_content)
             if bag_cov > r.cov_q:
                 r.covered = bag_covered
+        if q_units[heaviest] >= self.thresholds.key_weight:
+            # entries that leave the message's weightiest word unexplained rank below one that
+            # explains it (港澳台能发吗: the postage answer names 港澳台, the dispatch one does not)
+            cls = self._unit_classes(heaviest)
+            explains = {
+                e: self._credit(heaviest, cls, r.phrase) > 0 or self._credit(heaviest, cls, self.bags[e]) > 0
+                for e, r in best.items()
+            }
+            if any(explains.values()):
+                for e, r in best.items():
+                    if not explains[e]:
+                        r.score *= KEY_MISS
         return sorted(best.values(), key=lambda r: (-r.score, r.entry))
 
     def _match(self, text: str) -> FaqMatch:
