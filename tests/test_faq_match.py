@@ -271,3 +271,109 @@ def test_second_merchant_generalizes() -> None:
     res = _figures(DATA / "faq_clothing.toml", DATA / "questions_clothing.tsv")
     assert res.accuracy >= 0.88, res.confusion
     assert res.none_answered == 0 and res.wrong <= 1, res.confusion
+
+
+# Merchants unlike the dev shop, written before the matcher was changed for them (home goods after,
+# as a blind check). Targets sit a little under the measured figures (README "FAQ answers"): they
+# catch a regression, they are not what the matcher is tuned to.
+@pytest.mark.parametrize(
+    ("name", "min_right", "max_none_answered"),
+    [
+        ("fruit", 0.87, 0.03),  # fresh fruit: 坏果包赔, 冷链, 签收; 18 entries, several without examples
+        ("gadgets", 0.87, 0.06),  # phone accessories: 保修, 换新, 兼容型号, 发票
+        ("toys", 0.87, 0.06),  # children's books and toys: 年龄, 零件, 正版
+        ("home", 0.75, 0.07),  # home goods: 床品, 置物架 (the blind one)
+    ],
+)
+def test_unseen_merchants(name: str, min_right: float, max_none_answered: float) -> None:
+    res = _figures(DATA / f"faq_{name}.toml", DATA / f"questions_{name}.tsv")
+    assert res.none_total >= 0.3 * (res.none_total + res.answerable)  # the set keeps its share of NONE
+    assert res.accuracy >= min_right, res.confusion
+    assert res.false_rate <= max_none_answered, res.confusion
+
+
+# --- what generalizes to FAQs with few or no examples -------------------------------------------------
+
+THIN = """
+[[faq]]
+id = "shipping_fee"
+question = "包邮吗？"
+answer = "全国包邮；新疆、西藏需补运费15元，港澳台暂不发货。"
+
+[[faq]]
+id = "ship_time"
+question = "什么时候发货？"
+answer = "付款后48小时内发货。"
+examples = ["今天能发吗"]
+
+[[faq]]
+id = "genuine"
+question = "是原装正品吗？"
+answer = "品牌授权正品，包装上有防伪码，可在官网查询。"
+
+[[faq]]
+id = "gift_box"
+question = "有礼盒装吗？"
+answer = "礼盒装在2号链接，包裹里不放价格单。"
+
+[[faq]]
+id = "pairing"
+question = "蓝牙耳机怎么连接？"
+answer = "打开充电盒自动配对，连不上就长按3秒重置。"
+
+[[faq]]
+id = "set_contents"
+question = "一套有几本？"
+answer = "全套10册，附导读手册。"
+
+[[faq]]
+id = "damaged"
+question = "收到破损怎么办？"
+answer = "签收48小时内拍照联系客服，补发或退款。"
+
+[[faq]]
+id = "invoice"
+question = "能开发票吗？"
+answer = "确认收货后联系客服开电子发票。"
+
+[[faq]]
+id = "contact_service"
+question = "怎么联系客服？"
+answer = "点商品页右下角的客服按钮。"
+"""
+
+
+@pytest.fixture(scope="module")
+def thin(tmp_path_factory: pytest.TempPathFactory) -> FaqStore:
+    path = tmp_path_factory.mktemp("faq") / "thin.toml"
+    path.write_text(THIN, "utf-8")
+    return FaqStore.load(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "faq_id"),
+    [
+        ("西藏要加钱吗", "shipping_fee"),  # the answer names 西藏 and a fee; the question neither
+        ("运费多少钱", "shipping_fee"),  # an answer with an amount answers 多少钱
+        ("多少钱包邮", "shipping_fee"),  # not 钱包: table words keep their edges
+        ("有防伪码吗", "genuine"),
+        ("耳机连不上咋办", "pairing"),
+        ("怎么找客服", "contact_service"),  # 联系客服 in other answers is boilerplate, not evidence
+    ],
+)
+def test_answer_text_is_evidence(thin: FaqStore, text: str, faq_id: str) -> None:
+    m = thin.match(text)
+    assert m.faq_id == faq_id, m.why
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "几号链接",  # an answer that mentions a 链接 does not say which one; 链接 is no typo of 连接
+        "多少钱一套",  # a price question next to 一套有几本
+        "主播好美",
+    ],
+)
+def test_answer_text_does_not_answer_other_questions(thin: FaqStore, text: str) -> None:
+    m = thin.match(text)
+    assert m.faq_id is None, m.why

@@ -43,6 +43,9 @@ DOC_KEY_WEIGHT = 1.0  # ... and the message's heaviest word, at least this heavy
 # question words that say what is asked (when, where, how much): an entry whose text never asks
 # it does not answer it
 ASKING_WORDS = frozenset("怎么 怎么办 什么 什么时候 多久 哪里 哪个 多少 多少钱 为什么 谁".split())
+ANSWER_SPREAD = 2  # a word in more answers than this gets proportionally less credit from them
+PRICE_WORD = "多少钱"
+PRICE_MISS = 0.6  # score kept by an entry that names no money when the message asks a price
 KEY_MISS = 0.85  # score kept by an entry that does not explain the message's weightiest word
 ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
 ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
@@ -317,9 +320,13 @@ class FaqMatcher:
         self, entry: int, kind: str, text: str, parts: list[Analysis], weak: list[Analysis] | None = None
     ) -> _Phrase:
         p = _Phrase(entry=entry, kind=kind, text=text, units={})
-        for scale, analyses in ((1.0, parts), (ANSWER_CREDIT, weak or [])):
+        for field_scale, analyses in ((1.0, parts), (ANSWER_CREDIT, weak or [])):
             for a in analyses:
                 for u in a.units:
+                    scale = field_scale
+                    if field_scale < 1.0:
+                        # a word many answers say is boilerplate (联系客服, 订单页), not evidence
+                        scale *= min(1.0, ANSWER_SPREAD / self._answer_df.get(u, 1))
                     if u in p.units and p.credit_scale.get(u, 1.0) >= scale:
                         continue
                     p.units[u] = self.weight(u)
@@ -484,10 +491,13 @@ class FaqMatcher:
         q.total = sum(q_units.values())
         # full scoring for the phrases that could explain the most of the message
         candidates = sorted(tally, key=lambda pi: (-tally[pi], pi))[:MAX_CANDIDATES]
-        seen = set(candidates)
-        by_text = sorted(bag_tally, key=lambda bi: (-bag_tally[bi], bi))[:BAG_CANDIDATES]
+        present = {self.phrases[pi].entry for pi in candidates}
+        by_text = [
+            bi for bi in sorted(bag_tally, key=lambda bi: (-bag_tally[bi], bi))[:BAG_CANDIDATES] if bi not in present
+        ]
         for bi in by_text:
-            candidates += [pi for pi in self._entry_phrases[bi] if pi not in seen]
+            # an entry only its whole text brought in: its phrases that share anything (else none)
+            candidates += [pi for pi in self._entry_phrases[bi] if pi in tally]
         best: dict[int, Ranked] = {}
         for pi in candidates:
             p = self.phrases[pi]
@@ -525,6 +535,12 @@ class FaqMatcher:
             r.content = max(r.content, bag_content)
             if bag_cov > r.cov_q:
                 r.covered = bag_covered
+        if PRICE_WORD in q_units:
+            # 多少钱 asks a price; an entry whose text names no amount of money does not answer it
+            # (多少钱一套 next to 一套有几本)
+            for e, r in best.items():
+                if self._credit(PRICE_WORD, frozenset(), self.bags[e]) < 0.5:
+                    r.score *= PRICE_MISS
         if q_units[heaviest] >= self.thresholds.key_weight:
             # entries that leave the message's weightiest word unexplained rank below one that
             # explains it (港澳台能发吗: the postage answer names 港澳台, the dispatch one does not)

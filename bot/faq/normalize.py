@@ -63,6 +63,8 @@ _LATIN_RUN_RE = re.compile(r"[a-z0-9]+(?:[ '\-]+[a-z0-9]+)*")
 _LATIN_WORD_RE = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
 _A_NOT_A_RE = re.compile(r"([\u4e00-\u9fff]{1,2})[不没]\1")
 _VOLT_RE = re.compile(r"(\d{2,3})\s*(?:v|伏特?)(?![a-z])")
+# a child's age (两岁半, 5岁, 十个月大): what a "适合几岁" entry is about
+_AGE_RE = re.compile(r"[0-9一二两三四五六七八九十]+(?:\.5)?\s*(?:周岁|岁半?|个月大)")
 # a verb before one of these is part of a longer verb phrase (退到, 寄回), not the bare verb
 COMPLEMENTS = frozenset("到回给成")
 # marks the edges of a word the tables know, for the word cutter only (control characters never
@@ -243,6 +245,7 @@ class Analyzer:
         text = _MENTION_RE.sub(" ", text + " ") if "@" in text else text
         text = _ADDRESS_RE.sub(" ", text)
         text = _LONE_QIN_RE.sub(" ", text)
+        text = _AGE_RE.sub(" 年龄 ", text) if ("岁" in text or "个月大" in text) else text
         return " ".join(text.split()), emoji
 
     # --- step 2 ---------------------------------------------------------------------------------
