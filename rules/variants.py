@@ -5,8 +5,9 @@ substitutes at most two parts of the (normalized) phrase, each either
 - a word from the packs' [variants] tables (微信 -> 威信 / vx / 绿泡泡, 第一 -> top1, 一 -> 1, 加 -> +),
 - or, alone, the toneless pinyin of one character (最低价 -> zui低价, 治疗 -> zhi疗),
 and a phrase of three or more ideographs may also be spelled entirely in pinyin (zuidijia).
-A single-character homophone (醉 for 最, 弟 for 第) is only used in phrases of three or more characters:
-as two-character spellings they are ordinary words (喝醉好难受, 我弟一直用) far more often than evasions.
+A common single-character homophone (醉 for 最, 弟 for 第) is only used in phrases of three or more
+characters: as two-character spellings they are ordinary words (喝醉好难受, 我弟一直用) far more often than
+evasions. A rare one (蕞) is only ever an evasion and applies everywhere (蕞好).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Speller:
             while start != -1:
                 end = start + len(word)
                 for alt in alts:
-                    homophone = len(word) == 1 and len(alt) == 1 and _is_cjk(alt)
+                    homophone = len(word) == 1 and len(alt) == 1 and _is_cjk(alt) and _common(alt)
                     if homophone and len(phrase) < MIN_LEN_FOR_HOMOPHONE:
                         continue
                     subs.append((start, end, alt, False))
@@ -91,6 +92,16 @@ class Speller:
             if full.isascii() and len(full) >= 6:
                 out.add(full)
         return {f for f in (self._fold(s) for s in out) if f}
+
+
+@lru_cache(maxsize=4096)
+def _common(ch: str) -> bool:
+    """In GB2312 level 1 (the 3,755 everyday characters)? A rare homophone (蕞 for 最) is only ever an
+    evasion, so it may stand in even in a two-character phrase; a common one (醉, 弟) may not."""
+    try:
+        return 0xB0 <= ch.encode("gb2312")[0] <= 0xD7
+    except UnicodeEncodeError:
+        return False
 
 
 def _apply(phrase: str, subs: tuple[tuple[int, int, str, bool], ...]) -> str:

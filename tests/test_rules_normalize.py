@@ -81,6 +81,10 @@ def test_evasions_are_caught_with_offsets_into_the_original(engine, text, phrase
     assert hit.matched == matched
 
 
+def test_rare_homophone_stands_in_everywhere(engine):
+    assert [(h.phrase, h.matched) for h in engine.scan("这是我用过蕞好的")] == [("最好", "蕞好")]
+
+
 def test_single_character_homophones_need_a_longer_phrase(engine):
     # 醉 and 弟 are ordinary words: in two-character spellings they are not treated as 最 / 第.
     assert engine.scan("昨天喝醉好难受") == []
