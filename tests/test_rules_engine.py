@@ -53,6 +53,11 @@ def test_unknown_scope_is_an_error(engine):
         "我们的工厂在国家级经济技术开发区里面",
         "大家最好提前设置好地址",
         "最后一次提醒大家拍之前看好规格",
+        "他在第一人民医院上班",
+        "我们有独特供应链",  # 特供 across a jieba word boundary
+        "血压稳定的时候可以喝",
+        "今天这个价就是保本价",
+        "这是我们的直播专供款",
     ],
 )
 def test_allow_contexts_beat_shorter_hits(engine, text):
