@@ -135,6 +135,9 @@ class Unit:
         self.commit = commit
         self.events: list[Event] = []
         self.after_commit: list[Callable[[], None]] = []
+        #: set when the unit ended: a task that inherited the context (created inside the unit)
+        #: publishes normally from then on instead of into a unit nobody will commit
+        self.closed = False
 
 
 _UNIT: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("livebot_bus_unit", default=None)
@@ -143,7 +146,7 @@ _UNIT: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("livebot_bus
 def current_unit(room: str) -> Unit | None:
     """The unit open for ``room`` in this task, if any (the audit log defers its lines to it)."""
     unit = _UNIT.get()
-    return unit if unit is not None and unit.writer.room == room else None
+    return unit if unit is not None and unit.writer.room == room and not unit.closed else None
 
 
 class RoomWriter:
@@ -189,7 +192,7 @@ class RoomWriter:
 
     async def publish(self, event: Event) -> Event:
         unit = _UNIT.get()
-        if unit is not None and unit.writer is self:
+        if unit is not None and unit.writer is self and not unit.closed:
             self.last_seq += 1
             published = event.with_seq(self.last_seq)
             unit.events.append(published)
@@ -228,6 +231,7 @@ class RoomWriter:
                 self.last_seq = unit.events[0].seq - 1
             raise
         finally:
+            unit.closed = True
             _UNIT.reset(token)
             self._order.release()
         if batch is not None:
@@ -640,11 +644,6 @@ class RedisBus(Bus):
     def _attach(self, sub: RedisSubscription) -> None:
         if sub.closed:
             return
-        if self.last_seq(sub.room) < sub.pos and sub.room in self._last:
-            # the room's numbering went back while this subscriber replayed: start it over
-            sub.dropped = True
-            sub._end(_RESET)
-            return
         subs = self._subs.setdefault(sub.room, set())
         subs.add(sub)
         sub.attached = True
@@ -696,6 +695,9 @@ class RedisBus(Bus):
         while True:
             rooms = sorted(self._watch | {r for r, s in self._subs.items() if s})
             if rooms and self.link.up:
+                # where the tail stood before asking: an entry it had read existed before the GET ran,
+                # so only a counter below that is a restart (a newer tail position is just a race)
+                followed = {room: self._tail.position(self.keys.events(room)) for room in rooms}
                 try:
                     async with self.link.client.pipeline(transaction=False) as pipe:
                         for room in rooms:
@@ -715,16 +717,16 @@ class RedisBus(Bus):
                     seq = int(raw_seq) if raw_seq is not None else self._last.get(room, 0)
                     if room in self._writers:
                         continue  # this node numbers the room itself
-                    if self._check_reset(room, seq) or self._tail.position(self.keys.events(room)) is None:
+                    if self._check_reset(room, seq, followed[room]) or followed[room] is None:
                         self._last[room] = seq  # Redis is the authority for rooms not being followed
                     else:
                         self._last[room] = max(self._last.get(room, 0), seq)
             await asyncio.sleep(self._seq_refresh)
 
-    def _check_reset(self, room: str, seq: int) -> bool:
+    def _check_reset(self, room: str, seq: int, before: str | None) -> bool:
         key = self.keys.events(room)
         pos = self._tail.position(key)
-        if pos is None or seq >= seq_of(pos):
+        if pos is None or before is None or seq >= seq_of(before):
             return False
         log.warning("room %s: numbering restarted at %d (was %s); overlays reconnect and replay", room, seq, pos)
         self._last[room] = seq

@@ -31,17 +31,26 @@ log = logging.getLogger(__name__)
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
+#: connections one node's shared pool may open; more concurrent commands wait for a free one
+POOL_SIZE = 128
+
+
 def make_client(url: str, *, socket_timeout: float | None = 5.0, single: bool = False) -> aioredis.Redis:
     """A client that fails fast: one immediate retry (a pooled connection may be stale after a
-    Redis restart), then the error reaches the caller, which marks the link down and buffers."""
-    return aioredis.Redis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=2.0,
-        retry=Retry(NoBackoff(), 1),
-        single_connection_client=single,
-        health_check_interval=0,
-    )
+    Redis restart), then the error reaches the caller, which marks the link down and buffers.
+
+    The shared client uses a *blocking* pool: a burst of commands from many rooms waits for a
+    free connection instead of failing (which would look like an outage)."""
+    options = {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": 2.0,
+        "retry": Retry(NoBackoff(), 1),
+        "health_check_interval": 0,
+    }
+    if single:
+        return aioredis.Redis.from_url(url, single_connection_client=True, **options)  # type: ignore[arg-type]
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=10.0, **options)
+    return aioredis.Redis(connection_pool=pool)
 
 
 class RedisLink:
@@ -153,4 +162,4 @@ class RedisLink:
                 await self._prober
             self._prober = None
         with contextlib.suppress(Exception):
-            await self.client.aclose()
+            await self.client.aclose(close_connection_pool=True)
