@@ -249,7 +249,7 @@ async def main() -> None:
     parser.add_argument("--rooms", type=int, default=200)
     parser.add_argument("--events", type=int, default=20000, help="events through the bus alone")
     parser.add_argument("--segments", type=int, default=10, help="speech segments per room for the worker")
-    parser.add_argument("--paced", type=float, default=2000, help="steady events/s for the delay figure")
+    parser.add_argument("--paced", type=float, default=500, help="steady events/s for the delay figure")
     parser.add_argument("--rate", type=float, default=1.0, help="speech segments/s per room, for rooms per worker")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-redis-"))

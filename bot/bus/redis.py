@@ -38,7 +38,7 @@ from typing import Any
 from bot.adapters.base import Backoff
 from bot.bus.base import Bus, Subscription
 from bot.bus.redis_keys import Keys
-from bot.bus.redis_link import OUTAGE_ERRORS, RedisLink
+from bot.bus.redis_link import OUTAGE_ERRORS, RedisLink, ScriptBatcher
 from bot.bus.stream_tail import Entries, StreamTail
 from bot.events import Event, EventFormatError, event_from_dict
 
@@ -525,7 +525,8 @@ class RedisBus(Bus):
         self._oldest: dict[str, int] = {}
         self._tail_rooms: dict[str, str] = {}  # stream key -> room
         self._tail = StreamTail(self.link, self._on_entries, name="events-tail")
-        self._append = self.link.client.register_script(APPEND_LUA)
+        # many rooms publishing at once share round trips (auto-pipelining)
+        self._append = ScriptBatcher(self.link.client, APPEND_LUA)
         self._seq_script = self.link.client.register_script(SEQ_LUA)
         self._watcher: asyncio.Task[None] | None = None
         self._started = False

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.adapters.base import Backoff
@@ -163,3 +164,65 @@ class RedisLink:
             self._prober = None
         with contextlib.suppress(Exception):
             await self.client.aclose(close_connection_pool=True)
+
+
+class ScriptBatcher:
+    """Auto-pipelining for one Lua script: calls made at the same moment (by many rooms) go to
+    Redis in one pipeline, one round trip, instead of one round trip and one pooled connection each.
+    Each caller still gets its own result (or its own error), in the order it called."""
+
+    def __init__(self, client: aioredis.Redis, script: str, *, max_batch: int = 500) -> None:
+        self.client = client
+        self.script = client.register_script(script)
+        self.max_batch = max_batch
+        self._queue: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.round_trips = 0
+
+    async def __call__(self, *, keys: list[str], args: list[Any]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((keys, args, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="redis-script-batcher")
+        return await future
+
+    async def _run(self) -> None:
+        await asyncio.sleep(0)  # let every caller of this loop iteration join the batch
+        while self._queue:
+            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            try:
+                results = await self._execute(batch)
+            except BaseException as exc:
+                for _keys, _args, future in batch:
+                    if not future.done():
+                        future.set_exception(exc if isinstance(exc, Exception) else RedisConnectionError(str(exc)))
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_keys, _args, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    async def _execute(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> list[Any]:
+        results = await self._pipeline(batch)
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            # a restarted Redis forgot the script: load it and send those calls again (a call that
+            # failed with NOSCRIPT did not run, so nothing is applied twice)
+            await self.client.script_load(self.script.script)
+            retried = await self._pipeline([batch[i] for i in missing])
+            for i, result in zip(missing, retried, strict=True):
+                results[i] = result
+        return results
+
+    async def _pipeline(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> list[Any]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for keys, args, _future in batch:
+                pipe.evalsha(self.script.sha, len(keys), *keys, *args)
+            results = await pipe.execute(raise_on_error=False)
+        self.round_trips += 1
+        return list(results)
