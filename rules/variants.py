@@ -18,7 +18,7 @@ from functools import lru_cache
 from .normalize import Normalizer, _is_cjk
 
 MIN_LEN_FOR_HOMOPHONE = 3
-MAX_LEN_FOR_PINYIN = 5
+MAX_LEN_FOR_PINYIN = 7
 _CACHES: dict[tuple, dict[tuple[str, bool], frozenset[str]]] = {}
 
 

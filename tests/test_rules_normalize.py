@@ -138,3 +138,45 @@ def test_scan_offsets_always_point_into_the_original(text):
 
 
 _ENGINE = RuleEngine.load()
+
+
+_S2T = None
+
+
+def _trad(p: str) -> str:
+    global _S2T
+    if _S2T is None:
+        import opencc
+
+        _S2T = opencc.OpenCC("s2t")
+    return _S2T.convert(p)
+
+
+def _pinyin(ch: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return lazy_pinyin(ch)[0]
+
+
+EVASIONS = {
+    "spaces": lambda p: " ".join(p),
+    "asterisks": lambda p: "*".join(p),
+    "asr commas": lambda p: "，".join(p),
+    "emoji": lambda p: "😊".join(p),
+    "zero-width": lambda p: "\u200b".join(p),
+    "traditional": _trad,
+    "pinyin first": lambda p: _pinyin(p[0]) + p[1:],
+    "pinyin last": lambda p: p[:-1] + _pinyin(p[-1]),
+    "repeated": lambda p: p[0] * 3 + p[1:],
+    "repeated inside": lambda p: p[:2] + p[1] * 2 + p[2:],
+}
+
+
+@pytest.mark.parametrize("form", sorted(EVASIONS))
+@pytest.mark.parametrize("phrase", ["全网最低价", "国家级", "药到病除", "零风险", "私下交易", "万人疯抢", "仅此一次", "最先进"])
+def test_each_evasion_form_of_each_phrase(engine, form, phrase):
+    evaded = EVASIONS[form](phrase)
+    text = f"家人们这个{evaded}哦"
+    hits = engine.scan(text)
+    assert [h.phrase for h in hits] == [phrase], (text, hits)
+    assert hits[0].matched == evaded
