@@ -173,7 +173,9 @@ EVASIONS = {
 
 
 @pytest.mark.parametrize("form", sorted(EVASIONS))
-@pytest.mark.parametrize("phrase", ["全网最低价", "国家级", "药到病除", "零风险", "私下交易", "万人疯抢", "仅此一次", "最先进"])
+@pytest.mark.parametrize(
+    "phrase", ["全网最低价", "国家级", "药到病除", "零风险", "私下交易", "万人疯抢", "仅此一次", "最先进"]
+)
 def test_each_evasion_form_of_each_phrase(engine, form, phrase):
     evaded = EVASIONS[form](phrase)
     text = f"家人们这个{evaded}哦"
