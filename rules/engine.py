@@ -1,11 +1,11 @@
 """RuleEngine: normalize -> automaton -> leftmost-longest with allow-contexts -> context checks -> hits.
 
 Speed design (scan runs inline in the room loop):
-- Fast path: at most one `str.translate`, then one leftmost-longest pass of the automaton
-  (ahocorasick-rs, in Rust).
-  A line whose longest matches are all allow-contexts (最近, 第一次) or nothing returns [] right there.
-- Slow path, only for lines with a candidate: offsets back into the original, all overlapping matches,
-  patterns whose trigger words occurred, leftmost-longest selection, then per-hit context checks
+- Fast path: one regex says whether the line needs folding (most ASR lines do not); at most one
+  `str.translate`; one leftmost-longest pass of the automaton (ahocorasick-rs, in Rust). A line whose
+  matches are all allow-contexts (最近, 第一次) or nothing returns [] right there.
+- Slow path, only for lines with a candidate: offsets back into the original, the patterns whose trigger
+  words were matched, leftmost-longest selection again with their matches, then per-hit context checks
   (Latin word edges, negation, warning words, jieba word boundaries).
 The engine is immutable after load; a reload builds a new engine.
 """
@@ -24,6 +24,7 @@ import ahocorasick_rs
 from .model import SCOPES, Hit, PackError, Rule
 from .normalize import _REPEAT, Normalizer
 from .packs import load_packs
+from .stream import SpeechStream
 from .variants import Speller
 
 log = logging.getLogger(__name__)
@@ -221,9 +222,8 @@ class RuleEngine:
         return re.compile(expanded), triggers
 
     # ----------------------------------------------------------------------------------------- scanning
-    def stream(self, scope: str = "speech"):  # -> SpeechStream (import cycle avoided)
-        from .stream import SpeechStream
-
+    def stream(self, scope: str = "speech") -> SpeechStream:
+        """Streaming state for one room's (or one speech source's) ASR segments."""
         return SpeechStream(self, scope)
 
     def scan(self, text: str, scope: str = "speech") -> list[Hit]:

@@ -9,9 +9,10 @@ Runs of one repeated CJK character collapse to one (最最最低 -> 最低).
 Homophones (蕞 for 最, 威信 for 微信) are deliberately NOT mapped here: mapping 醉 to 最 everywhere would
 turn 喝醉好难受 into a hit. They become extra spellings of the phrases instead (see variants.py).
 
-The fast path (`fold`) builds no offset map. `fold_with_map` is the slow path, used only on lines that
-have a candidate hit; it returns, for each normalized character, the span of original code points it came
-from, so a hit found in the normalized text is reported as `text[start:end]` of the original.
+The scanner only folds lines that need it (`dirty_finder`), with `fold_marked`, which builds no offset
+map; only a line with a candidate hit gets one (`offsets`): for each normalized character, the span of
+original code points it came from, so a hit found in the normalized text is reported as
+`text[start:end]` of the original. `fold_with_map` does both in one call.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class Normalizer:
     def __init__(self, extra_chars: dict[str, str] | None = None) -> None:
         table = self._resolved(dict(base_table()), extra_chars) if extra_chars else _default_table()
         self.table = table
-        # Same mapping, but deletions leave a NUL marker behind so positions survive (see fold_with_map).
+        # Same mapping, but deletions leave a NUL marker behind so positions survive (see offsets).
         self._mark_table = {cp: (out if out else "\0") for cp, out in table.items()}
         self._mark_table[0] = "\0"
         # str.translate with a dict raises and swallows a KeyError for every unmapped character; a list
@@ -108,7 +109,6 @@ class Normalizer:
         )
         self.charset = f"[{charset}\U00010000-\U0010ffff]"
         self.translatable = re.compile(self.charset).search
-        self.dirty = self.dirty_finder(_CJK)
 
     def dirty_finder(self, repeatable: str):  # type: ignore[no-untyped-def]
         """A search function for "needs folding": something to translate, or a doubled character from
@@ -126,9 +126,6 @@ class Normalizer:
             if out and len(out) == 1 and ord(out) in table and ord(out) != cp:
                 table[cp] = table[ord(out)]
         return table
-
-    def needs_fold(self, text: str) -> bool:
-        return self.translatable(text) is not None or _REPEAT.search(text) is not None
 
     def fold(self, text: str) -> str:
         """Normalized text, no offsets."""
