@@ -135,7 +135,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="livebot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="livebot",
+        description="Live-room bot and OBS overlay for live commerce: warns the anchor about banned phrases "
+        "and answers viewers' after-sales questions.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
