@@ -148,6 +148,8 @@ class RoomPipeline:
 
     async def _warn(self, hit: Hit, utterance: str, source: Event, *, scope: str, segment: str) -> None:
         self.counters["warnings"] += 1
+        # %r keeps control characters in anchor chat lines from garbling the operator's terminal
+        log.info("room %s: %s %s %r in %r", self.room, hit.severity, hit.rule, hit.matched, utterance[:80])
         await self.emit(
             Warning(
                 room=self.room,
