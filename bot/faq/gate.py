@@ -49,6 +49,7 @@ class QuestionGate:
         self.praise = get("praise")
         self.praise_emoji = get("praise_emoji")
         self.done = get("done")
+        self.resolved = get("resolved")
         ints, adjs = get("praise_intensifiers"), get("praise_adjectives")
         self._praise_re = (
             re.compile(f"(?:{'|'.join(map(re.escape, ints))})(?:{'|'.join(map(re.escape, adjs))})")
@@ -102,9 +103,14 @@ class QuestionGate:
                 start = text.find(w, start + 1)
         return found, negated
 
-    def classify(self, clean: str, emoji: tuple[str, ...] = (), latin_words: tuple[str, ...] = ()) -> GateResult:
+    def classify(
+        self, clean: str, emoji: tuple[str, ...] = (), latin_words: tuple[str, ...] = (), personal: bool = False
+    ) -> GateResult:
         latin = frozenset(latin_words)
         text = clean
+        if personal:
+            # 主播几岁了, 主播用的什么手机: a question to the anchor, not to the shop
+            return GateResult(STATEMENT, "personal")
         if "?" in text or "？" in text:
             return GateResult(QUESTION, "?")
         praise = self._praise(text, latin)
@@ -123,6 +129,10 @@ class QuestionGate:
                     return GateResult(QUESTION, f"…{w}")
         if praise:
             return GateResult(STATEMENT, praise)
+        resolved = self._find(text, self.resolved, latin)
+        if resolved:
+            # 破了的那袋已经补发了: a problem already put right is news, not a question
+            return GateResult(STATEMENT, resolved)
         request = self._find(text, self.request, latin)
         if request:
             return GateResult(QUESTION, request)

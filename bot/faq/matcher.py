@@ -46,7 +46,14 @@ ASKING_WORDS = frozenset("怎么 怎么办 什么 什么时候 多久 哪里 哪
 ANSWER_SPREAD = 2  # a word in more answers than this gets proportionally less credit from them
 PRICE_WORD = "多少钱"
 PRICE_MISS = 0.6  # score kept by an entry that names no money when the message asks a price
+FEE_CLASS = "费用"  # words that ask about money (加钱, 运费, 收费, 免费)
+PROBLEM_CLASS = "损坏"  # words that report something went wrong (破损, 发霉, 故障)
+TIME_WORDS = frozenset(("多久", "什么时候"))
+KIND_MISS = 0.8  # score kept by an entry that states no time when the message asks one
 KEY_MISS = 0.85  # score kept by an entry that does not explain the message's weightiest word
+# a message word the phrase lacks but its entry has elsewhere (answer, other phrasings) gets this
+# share of the entry's credit: 到北京要几天 is said by 多久到 plus an answer that names regions
+ENTRY_CREDIT = 0.6
 ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
 ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
 MAX_CANDIDATES = 60  # phrases scored in full per message (by how much of the message they can explain)
@@ -160,6 +167,13 @@ def _general_weight(word: str) -> float:
     return max(0.3, min(1.5, w))
 
 
+LATIN_NAME_WEIGHT = 1.0
+LATIN_FILLER = frozenset(
+    "the and you are but not yes haha hhh lol omg wow hey hello nice good ok okay pls plz please"
+    " thanks thank thx sorry what how why when where who which can does yeah yep nope".split()
+)
+
+
 # what kind of thing an answer states, as the question words that ask for it: an answer with an
 # amount of money answers 多少钱 (运费多少 -> "补运费15元"), one with a duration answers 多久
 _MONEY_RE = re.compile(r"\d+(?:\.\d+)?\s*(?:元|块|rmb)|[¥￥]\s*\d")
@@ -231,6 +245,13 @@ class FaqMatcher:
             for c in {c for a in answers for c in a.classes}:
                 answer_class_df[c] = answer_class_df.get(c, 0) + 1
         self._answer_df = answer_df
+        # every word and class of each entry's whole text: what kind of thing it answers
+        self._entry_words: list[tuple[frozenset[str], frozenset[str]]] = []
+        for items, answers in zip(analysed, self._answers, strict=True):
+            parts = [a for _, _, a in items] + answers
+            self._entry_words.append(
+                (frozenset(u for a in parts for u in a.units), frozenset(c for a in parts for c in a.classes))
+            )
         self._answer_class_df = answer_class_df
         class_df: dict[str, int] = {}
         for items in analysed:
@@ -304,6 +325,16 @@ class FaqMatcher:
                     w = max(w, ANSWER_IDF * self._idf_weight(self._answer_class_df[c]))
         self._weight_cache[unit] = w
         return w
+
+    def _is_latin_name(self, unit: str) -> bool:
+        return (
+            len(unit) >= 3
+            and unit.isascii()
+            and unit.isalpha()
+            and unit not in LATIN_FILLER
+            and unit not in self._df
+            and unit not in self._answer_df
+        )
 
     def _idf_weight(self, df: int) -> float:
         """idf over entries, scaled to 0.5-1.5 (a word in every entry says nothing about which)."""
@@ -398,11 +429,20 @@ class FaqMatcher:
             best = max(best, 0.5)
         return best
 
+    def _states(self, entry: int, unit: str) -> bool:
+        """Whether the entry's text (answer included, however common) has the word or its class:
+        the kind of thing it answers (a fee, a time), not evidence of which entry it is."""
+        units, classes = self._entry_words[entry]
+        return unit in units or not classes.isdisjoint(self._unit_classes(unit))
+
     def _unit_classes(self, unit: str) -> frozenset[str]:
         return self.analyzer.vocab.classes.get(unit, frozenset())
 
-    def _coverage(self, q_units: dict[str, float], other: _Phrase) -> tuple[float, float, list[str]]:
-        """(weighted share covered, weight of covered content, covered units)."""
+    def _coverage(
+        self, q_units: dict[str, float], other: _Phrase, fallback: dict[str, float] | None = None
+    ) -> tuple[float, float, list[str]]:
+        """(weighted share covered, weight of covered content, covered units). ``fallback``: credit
+        for a word the phrase lacks but the rest of its entry has (its answer, its other phrasings)."""
         total = sum(q_units.values())
         if total <= 0:
             return 0.0, 0.0, []
@@ -411,6 +451,8 @@ class FaqMatcher:
         covered: list[str] = []
         for u, w in q_units.items():
             c = self._credit(u, self._unit_classes(u), other)
+            if fallback is not None and c < 1.0:
+                c = max(c, ENTRY_CREDIT * fallback.get(u, 0.0))
             if c > 0:
                 got += w * c
                 if c >= 0.5:
@@ -430,7 +472,7 @@ class FaqMatcher:
 
     def analyze(self, text: str) -> tuple[Analysis, GateResult]:
         a = self.analyzer.analyze(text)
-        return a, self.gate.classify(a.clean, a.emoji, a.latin_words)
+        return a, self.gate.classify(a.clean, a.emoji, a.latin_words, a.personal)
 
     def match(self, text: str) -> FaqMatch:
         cached = self._cache.get(text)
@@ -448,15 +490,29 @@ class FaqMatcher:
             return set()
         return set(self.analyzer.units_of(self.analyzer.apply_synonyms(gate.cue))[0])
 
-    def rank(self, a: Analysis, gate: GateResult | None = None) -> list[Ranked]:
-        """Entries that share anything with the message, best first."""
+    def message_weights(self, a: Analysis, gate: GateResult | None = None) -> dict[str, float]:
+        """How much each word of the message says about what it asks."""
         q_units: dict[str, float] = {}
         focus = self._focus(gate)
+        problem = gate is not None and gate.kind == QUESTION
+        chinese = any(is_cjk(c) for c in a.original)
         for u in a.units:
             w = self.weight(u)
-            if u in focus and w > 0.3:
+            if chinese and self._is_latin_name(u):
+                # an English word in a Chinese message that no table or FAQ knows is most often a
+                # name (python课, wps能用吗): as weighty as a rare Chinese word
+                w = max(w, LATIN_NAME_WEIGHT)
+            if w > 0.3 and (u in focus or (problem and PROBLEM_CLASS in self._unit_classes(u))):
+                # what went wrong is what the message is about (快递压坏了: the damage, not the courier)
                 w *= PROBLEM_BOOST
             q_units[u] = max(q_units.get(u, 0.0), w)
+        return q_units
+
+    def rank(
+        self, a: Analysis, gate: GateResult | None = None, weights: dict[str, float] | None = None
+    ) -> list[Ranked]:
+        """Entries that share anything with the message, best first."""
+        q_units = weights if weights is not None else self.message_weights(a, gate)
         if not q_units:
             return []
         q = _Phrase(entry=-1, kind="query", text=a.text, units=q_units)
@@ -499,9 +555,14 @@ class FaqMatcher:
             # an entry only its whole text brought in: its phrases that share anything (else none)
             candidates += [pi for pi in self._entry_phrases[bi] if pi in tally]
         best: dict[int, Ranked] = {}
+        entry_credit: dict[int, dict[str, float]] = {}
         for pi in candidates:
             p = self.phrases[pi]
-            cov_q, content, covered = self._coverage(q_units, p)
+            fallback = entry_credit.get(p.entry)
+            if fallback is None:
+                bag = self.bags[p.entry]
+                fallback = entry_credit[p.entry] = {u: self._credit(u, self._unit_classes(u), bag) for u in q_units}
+            cov_q, content, covered = self._coverage(q_units, p, fallback)
             if cov_q <= 0:
                 continue
             cov_p = self._phrase_coverage(q, p)
@@ -535,12 +596,19 @@ class FaqMatcher:
             r.content = max(r.content, bag_content)
             if bag_cov > r.cov_q:
                 r.covered = bag_covered
-        if PRICE_WORD in q_units:
-            # 多少钱 asks a price; an entry whose text names no amount of money does not answer it
-            # (多少钱一套 next to 一套有几本)
+        fee = [u for u in q_units if u == PRICE_WORD or FEE_CLASS in self._unit_classes(u)]
+        if fee:
+            # 多少钱 / 要钱 / 运费 ask about money; an entry whose text names no amount of money and no
+            # fee does not answer it (多少钱一套 next to 一套有几本, 快递到新疆要钱吗 next to 发什么快递)
             for e, r in best.items():
-                if self._credit(PRICE_WORD, frozenset(), self.bags[e]) < 0.5:
+                if not self._states(e, PRICE_WORD) and not any(self._states(e, u) for u in fee):
                     r.score *= PRICE_MISS
+        for u in TIME_WORDS.intersection(q_units):
+            # 多久 / 什么时候 ask for a time; an entry that states none and never asks one answers
+            # something else (能看多久: the validity, not the download entry)
+            for e, r in best.items():
+                if not self._states(e, u):
+                    r.score *= KIND_MISS
         if q_units[heaviest] >= self.thresholds.key_weight:
             # entries that leave the message's weightiest word unexplained rank below one that
             # explains it (港澳台能发吗: the postage answer names 港澳台, the dispatch one does not)
@@ -559,7 +627,8 @@ class FaqMatcher:
         a, gate = self.analyze(text)
         if gate.kind == STATEMENT:
             return FaqMatch(None, 0.0, None, gate=gate.kind, reason="statement", why=f"gate: {gate}")
-        ranked = self.rank(a, gate)
+        weights = self.message_weights(a, gate)
+        ranked = self.rank(a, gate, weights)
         has_words = any(self.weight(u) > 0.1 for u in a.units)
         if not ranked:
             why = f"gate: {gate}; no words the FAQ knows"
@@ -597,10 +666,10 @@ class FaqMatcher:
             # (养生壶!!) or a place (北京)
             why += f"; says only {top.cov_p:.0%} of any phrase"
             return FaqMatch(None, score, None, reason="below_threshold", why=why, **common)
-        key = max(a.units, key=self.weight, default="")
+        key = max(weights, key=lambda u: weights[u], default="")
         if (
             top.score < t.key_threshold
-            and self.weight(key) >= t.key_weight
+            and weights.get(key, 0.0) >= t.key_weight
             and self._credit(key, self._unit_classes(key), top.phrase) == 0
             and self._credit(key, self._unit_classes(key), self.bags[top.entry]) == 0
         ):

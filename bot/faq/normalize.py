@@ -55,6 +55,28 @@ ADDRESS_WORDS = (
     "掌柜",
 )
 _ADDRESS_RE = re.compile("|".join(sorted(ADDRESS_WORDS, key=len, reverse=True)))
+# A question to the anchor as a person (主播几岁了, 主播用的什么手机, 主播家的猫叫什么): chatter, not a
+# question about the shop. Only the anchor's address counts (not 家人们), and only before what is the
+# anchor's own: age, family, pets, looks, what they use or wear; 主播家的猫粮 is still the shop's goods.
+_ANCHOR = r"(?:主播|播播|主包|老板娘|美女|帅哥|小姐姐|小哥哥|(?<![\u4e00-\u9fff])你(?!们|家))"
+_OWN = (
+    r"(?:猫|狗|猫咪|狗狗|宠物|孩子|娃|宝宝|儿子|女儿|男朋友|女朋友|男友|女友|老公|老婆|对象|爸妈|爸爸|妈妈|"
+    r"名字|年龄|生日|头发|发型|皮肤|声音|眼睛|手|脸|妆)"
+)
+PERSONAL_RE = re.compile(
+    _ANCHOR
+    + r"(?:"
+    + r"(?:你)?(?:今年)?(?:几岁|多大了|多大年纪|多少岁|年龄|属什么|什么星座|哪里人|哪的人|是哪里的"
+    + r"|结婚|单身|多高|身高|体重|多重)"
+    + r"|(?:你)?(?:有)?(?:男朋友|女朋友|对象|老公|老婆|孩子)"
+    + r"|(?:的|家的|自己的)"
+    + _OWN
+    + r"(?![粮砂条])"
+    + r"|(?:你|自己)?(?:平时)?(?:用的|穿的|戴的|涂的|喝的|吃的|养的|开的|住的)"
+    + r"|(?:你|自己|平时)+(?:用|穿|戴|涂|喝|吃|养|开)(?:什么|啥|哪)"
+    + r")"
+)
+_ANCHOR_HINT_RE = re.compile("主播|播播|主包|老板娘|美女|帅哥|小姐姐|小哥哥|你")
 _LONE_QIN_RE = re.compile(r"(?:^|(?<=[\s,，。!！?？]))亲(?=$|[\s,，。!！?？~])")
 _EMOTE_CODE_RE = re.compile(r"\[[^\[\]\s]{1,12}\]")
 _MENTION_RE = re.compile(r"@\S{1,24}(?:\s|$)")
@@ -62,6 +84,9 @@ _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_RUN_RE = re.compile(r"[a-z0-9]+(?:[ '\-]+[a-z0-9]+)*")
 _LATIN_WORD_RE = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
 _A_NOT_A_RE = re.compile(r"([\u4e00-\u9fff]{1,2})[不没]\1")
+# consonants only: pinyin initials (zp, tk, jhm), never a syllable or an English word
+_INITIALS_RE = re.compile(r"^[bcdfghjklmnpqrstwxyz]{2,4}$")
+LATIN_UNITS = frozenset("kg g mg cm mm km ml ct pcs pc ps pdf ppt wps tv dvd cd dj mp nb".split())
 _VOLT_RE = re.compile(r"(\d{2,3})\s*(?:v|伏特?)(?![a-z])")
 # a child's age (两岁半, 5岁, 十个月大): what a "适合几岁" entry is about
 _AGE_RE = re.compile(r"[0-9一二两三四五六七八九十]+(?:\.5)?\s*(?:周岁|岁半?|个月大)")
@@ -70,6 +95,10 @@ COMPLEMENTS = frozenset("到回给成")
 # marks the edges of a word the tables know, for the word cutter only (control characters never
 # survive ``clean``, and this one is whitespace to str.split/strip, so it never joins two units)
 WORD_SEP = "\x1f"
+# words with one of these are money: 钱什么时候到 asks when it reaches the account
+MONEY_CHARS = frozenset("钱款赔费")
+# classes of words that name where a parcel goes (到北京 is arriving, not the preposition)
+DESTINATION_CLASSES = frozenset(("地区", "国外"))
 # particles that may close a clause after its last word (几天到啊, 能到吗)
 FINAL_PARTICLES = frozenset("吗呢吧啊呀了啦么嘛哦哈")
 SEPARATORS = " ,，.。!！?？~～、;；:：…\"'“”‘’()（）【】[]《》<>/\\|-_=+*&^%$#`"
@@ -195,6 +224,7 @@ class Analysis:
     classes: frozenset[str] = field(default_factory=frozenset)
     emoji: tuple[str, ...] = ()
     latin_words: tuple[str, ...] = ()  # latin words as typed (the gate's English cues)
+    personal: bool = False  # a one-clause question to the anchor as a person (主播几岁了)
 
     @property
     def empty(self) -> bool:
@@ -225,13 +255,38 @@ class Analyzer:
             if len(w) >= 2:
                 self._lexicon.setdefault(_pinyin_of(w), w)
         self._max_syll = max((len(k) for k in self._lexicon), default=1)
+        self._initials: dict[str, str] = {}
+        # pinyin initials (zp = 正品, tk = 退款, jhm = 激活码): read against the FAQ's own words only, the
+        # words a viewer of this shop abbreviates; the word the FAQ uses most wins a shared reading
+        seen: dict[str, int] = {}
         for text in corpus:
-            for w in self._cut(self.apply_synonyms(self.read_latin(self.clean(text)[0]))):
+            cut = self._cut(self.apply_synonyms(self.read_latin(self.clean(text)[0])))
+            for i, w in enumerate(cut):
                 if len(w) >= 2 and all(is_cjk(c) for c in w):
                     self._lexicon.setdefault(_pinyin_of(w), w)
+                    seen[w] = seen.get(w, 0) + 2
+                if i + 1 < len(cut):
+                    pair = w + cut[i + 1]  # 退换 + 货: the abbreviation may span two cut words
+                    if len(pair) <= 4 and all(is_cjk(c) for c in pair):
+                        seen[pair] = seen.get(pair, 0) + 1
         self._max_syll = max((len(k) for k in self._lexicon), default=1)
+        ranked: dict[str, tuple[int, str]] = {}
+        for w, n in seen.items():
+            key = "".join(s[:1] for s in _pinyin_of(w))
+            if len(key) == len(w) and (key not in ranked or (n, len(w)) > (ranked[key][0], len(ranked[key][1]))):
+                ranked[key] = (n, w)
+        self._initials = {k: w for k, (_, w) in ranked.items()}
 
     # --- step 1 ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def is_personal(text: str) -> bool:
+        """One clause that asks the anchor about themselves (主播几岁了, 主播用的什么手机)."""
+        text = canon(text)
+        if not PERSONAL_RE.search(text):
+            return False
+        clauses = [c for c in re.split(r"[\s,，。.!！?？~～、;；:：…]+", _EMOTE_CODE_RE.sub(" ", text)) if c]
+        return len([c for c in clauses if _CJK_RE.search(c)]) <= 1
 
     @staticmethod
     def clean(text: str) -> tuple[str, tuple[str, ...]]:
@@ -290,11 +345,15 @@ class Analyzer:
                 pieces.append(self._read_syllables(syllables))
                 syllables.clear()
 
-        for w in words:
+        for i, w in enumerate(words):
             split = None if w.isdigit() else split_pinyin(w)
             if split is None:
                 flush()
-                pieces.append(w)
+                initials = None
+                # 60kg, 20cm: a unit after a number is no abbreviation of a Chinese word
+                if _INITIALS_RE.match(w) and w not in LATIN_UNITS and not (i and words[i - 1][:1].isdigit()):
+                    initials = self._initials.get(w)
+                pieces.append(initials or w)
             else:
                 syllables.extend(split)
         flush()
@@ -387,8 +446,17 @@ class Analyzer:
             glue.clear()
 
         def add(raw: str, following: str = "") -> None:
-            if raw == "到" and (not following or following in FINAL_PARTICLES):
-                raw = "到货"  # a clause that ends in 到 asks about arriving (几天能到, 多久到啊)
+            if raw == "到" and (
+                not following
+                or following in FINAL_PARTICLES
+                or (
+                    following != "本地"  # 保存到本地 is saving a file
+                    and not self.vocab.classes.get(following, frozenset()).isdisjoint(DESTINATION_CLASSES)
+                )
+            ):
+                # a clause that ends in 到 asks about arriving (几天能到, 多久到啊), and so does 到 before
+                # a destination (到北京要几天, 寄到上海); money arrives in an account (钱什么时候到)
+                raw = "到账" if any(MONEY_CHARS.intersection(u) for u in units[-4:]) else "到货"
             tok = raw if len(raw) == 1 and following[:1] in COMPLEMENTS else self.vocab.tokens.get(raw, raw)
             classes.update(self.vocab.classes.get(raw, ()))
             classes.update(self.vocab.classes.get(tok, ()))
@@ -423,4 +491,5 @@ class Analyzer:
             classes=frozenset(classes),
             emoji=emoji,
             latin_words=latin_words,
+            personal=self.is_personal(text) if _ANCHOR_HINT_RE.search(text) else False,
         )

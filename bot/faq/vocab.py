@@ -25,6 +25,7 @@ CUE_KEYS = (
     "praise_intensifiers",
     "praise_adjectives",
     "done",
+    "resolved",
     "praise_emoji",
 )
 LATIN_RE = re.compile(r"^[a-z0-9][a-z0-9 '\-]*$")
