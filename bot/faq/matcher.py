@@ -49,11 +49,16 @@ PRICE_MISS = 0.6  # score kept by an entry that names no money when the message 
 FEE_CLASS = "费用"  # words that ask about money (加钱, 运费, 收费, 免费)
 PROBLEM_CLASS = "损坏"  # words that report something went wrong (破损, 发霉, 故障)
 TIME_WORDS = frozenset(("多久", "什么时候"))
+WHEN_WORD = "什么时候"
+# a day or moment named in a question makes it a when-question (今天能发吗, 明天能到吗)
+TIME_POINTS = frozenset("今天 明天 后天 当天 今晚 明早 马上 立刻 周末 月底 月初".split())
+ARRIVAL_WORD = "到货"
 KIND_MISS = 0.8  # score kept by an entry that states no time when the message asks one
 KEY_MISS = 0.85  # score kept by an entry that does not explain the message's weightiest word
 # a message word the phrase lacks but its entry has elsewhere (answer, other phrasings) gets this
 # share of the entry's credit: 到北京要几天 is said by 多久到 plus an answer that names regions
 ENTRY_CREDIT = 0.6
+HEAD_CREDIT = 0.7  # credit for a word whose end is the phrase's word (结业证书 ~ 证书)
 ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
 ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
 MAX_CANDIDATES = 60  # phrases scored in full per message (by how much of the message they can explain)
@@ -129,6 +134,7 @@ class _Feats:
     chars: tuple[str, ...]
     pinyin: str
     classes: frozenset[str]
+    head: bool  # may be credited for its last characters (a compound's head)
 
 
 @dataclass(slots=True)
@@ -404,6 +410,8 @@ class FaqMatcher:
                 # (链接 is not 连接)
                 pinyin=pinyin_key(unit) if cjk and len(unit) >= 2 and unit not in self._canonical else "",
                 classes=self.analyzer.vocab.classes.get(unit, frozenset()),
+                # a word the tables know means what they say (货到付款 is no kind of 付款)
+                head=cjk and len(unit) >= 3 and unit not in self._canonical,
             )
             if len(self._feat_cache) > 50_000:
                 self._feat_cache.clear()
@@ -425,6 +433,13 @@ class FaqMatcher:
         if best < 0.8 and f.bigrams:
             best = max(best, 0.8 * len(f.bigrams & other.bigrams) / len(f.bigrams))
             best = max(best, 0.5 * sum(c in other.chars for c in f.chars) / len(f.chars))
+            if f.head:
+                for k in range(len(unit) - 1, 1, -1):
+                    # the head of a compound is its end: 结业证书 is a kind of 证书 (猫砂盆 is no 猫砂)
+                    head = other.credit_scale.get(unit[-k:])
+                    if head is not None and self.weight(unit[-k:]) > 0.3:
+                        best = max(best, HEAD_CREDIT * head)
+                        break
         elif len(unit) == 1 and unit in other.chars:
             best = max(best, 0.5)
         return best
@@ -494,18 +509,27 @@ class FaqMatcher:
         """How much each word of the message says about what it asks."""
         q_units: dict[str, float] = {}
         focus = self._focus(gate)
-        problem = gate is not None and gate.kind == QUESTION
         chinese = any(is_cjk(c) for c in a.original)
+        content = [u for u in a.units if u not in QUESTION_WORDS and self.weight(u) > 0.3]
+        # a problem the message ends on is what it reports (快递压坏了); one it starts from is the
+        # condition of what it asks (耳机坏了给修吗: the repair)
+        last = content[-1] if content and gate is not None and gate.kind == QUESTION else None
         for u in a.units:
             w = self.weight(u)
             if chinese and self._is_latin_name(u):
                 # an English word in a Chinese message that no table or FAQ knows is most often a
                 # name (python课, wps能用吗): as weighty as a rare Chinese word
                 w = max(w, LATIN_NAME_WEIGHT)
-            if w > 0.3 and (u in focus or (problem and PROBLEM_CLASS in self._unit_classes(u))):
+            if w > 0.3 and (u in focus or (u == last and PROBLEM_CLASS in self._unit_classes(u))):
                 # what went wrong is what the message is about (快递压坏了: the damage, not the courier)
                 w *= PROBLEM_BOOST
             q_units[u] = max(q_units.get(u, 0.0), w)
+        if ARRIVAL_WORD in q_units and any(u == PRICE_WORD or FEE_CLASS in self._unit_classes(u) for u in q_units):
+            # 快递到新疆要钱吗 asks what it costs to get there, not when it arrives
+            q_units[ARRIVAL_WORD] = min(q_units[ARRIVAL_WORD], 0.3)
+        if not TIME_WORDS.intersection(q_units) and not TIME_POINTS.isdisjoint(a.units):
+            # 今天拍今天发吗: a yes/no question about a day asks when
+            q_units[WHEN_WORD] = self.weight(WHEN_WORD)
         return q_units
 
     def rank(
@@ -576,6 +600,11 @@ class FaqMatcher:
                 best[bi] = Ranked(0.0, bi, self.phrases[pi], 0.0, 0.0, 0.0, 0.0, [])
         asked = [u for u in q_units if u in ASKING_WORDS]
         heaviest = max(q_units, key=lambda u: q_units[u])
+        heavy_cls = self._unit_classes(heaviest)
+        # entries one of whose phrasings says the heaviest word: the whole-text route is for messages
+        # no phrasing explains (怎么联系客服 is for the entry that asks about 客服, not for one whose
+        # answer says 联系客服)
+        phrased = {e for e, r in best.items() if self._credit(heaviest, heavy_cls, r.phrase) >= 0.75}
         for r in best.values():
             bag = self.bags[r.entry]
             bag_cov, bag_content, bag_covered = self._coverage(q_units, bag)
@@ -588,6 +617,7 @@ class FaqMatcher:
                 and q_units[heaviest] >= DOC_KEY_WEIGHT
                 and self._credit(heaviest, self._unit_classes(heaviest), bag) >= 0.75
                 and all(self._credit(u, self._unit_classes(u), bag) >= 0.5 for u in asked)
+                and not (phrased - {r.entry})
             ):
                 # no phrasing fits, but the entry as a whole (its answer too) explains the message
                 # and something weighty in it: 有防伪码吗 next to an answer that names the 防伪码

@@ -256,6 +256,7 @@ class Analyzer:
                 self._lexicon.setdefault(_pinyin_of(w), w)
         self._max_syll = max((len(k) for k in self._lexicon), default=1)
         self._initials: dict[str, str] = {}
+
         # pinyin initials (zp = 正品, tk = 退款, jhm = 激活码): read against the FAQ's own words only, the
         # words a viewer of this shop abbreviates; the word the FAQ uses most wins a shared reading
         seen: dict[str, int] = {}
