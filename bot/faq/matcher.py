@@ -49,6 +49,9 @@ PRICE_MISS = 0.6  # score kept by an entry that names no money when the message 
 FEE_CLASS = "费用"  # words that ask about money (加钱, 运费, 收费, 免费)
 PROBLEM_CLASS = "损坏"  # words that report something went wrong (破损, 发霉, 故障)
 TIME_WORDS = frozenset(("多久", "什么时候"))
+# asked kinds an entry must state to answer: a time, a person (where is often answered by a
+# policy: 运费险在哪看 -> it comes with every order)
+KIND_WORDS = TIME_WORDS | {"谁"}
 WHEN_WORD = "什么时候"
 # a day or moment named in a question makes it a when-question (今天能发吗, 明天能到吗)
 TIME_POINTS = frozenset("今天 明天 后天 当天 今晚 明早 马上 立刻 周末 月底 月初".split())
@@ -188,12 +191,25 @@ _DURATION_RE = re.compile(
 )
 
 
+# an answer that points somewhere (a page, a button, a link, an app menu, a warehouse) answers 哪里
+_PLACE_RE = re.compile(
+    r"[页栏框]|右下角|左下角|右上角|左上角|链接|详情|订单|官网|app|小程序|公众号|菜单|按钮|入口|仓|「"
+    r"|在[^，。；,;]{1,12}(?:里|中|内|上|下)|从[^，。；,;]{1,8}(?:发|寄)"
+)
+# an answer that names who does something answers 谁
+_PERSON_RE = re.compile(r"客服|助教|老师|班主任|师傅|店家|商家|卖家|买家|本店|我们|您|快递员|官方|厂家|平台")
+
+
 def answer_kinds(answer: str) -> str:
     kinds = []
     if _MONEY_RE.search(answer):
         kinds.append("多少钱 多少")
     if _DURATION_RE.search(answer):
         kinds.append("多久 什么时候")
+    if _PLACE_RE.search(answer.lower()):
+        kinds.append("哪里")
+    if _PERSON_RE.search(answer):
+        kinds.append("谁")
     return " ".join(kinds)
 
 
@@ -616,7 +632,7 @@ class FaqMatcher:
                 # (几号链接 is not answered by an answer that mentions a 链接)
                 and q_units[heaviest] >= DOC_KEY_WEIGHT
                 and self._credit(heaviest, self._unit_classes(heaviest), bag) >= 0.75
-                and all(self._credit(u, self._unit_classes(u), bag) >= 0.5 for u in asked)
+                and all(self._states(r.entry, u) for u in asked)
                 and not (phrased - {r.entry})
             ):
                 # no phrasing fits, but the entry as a whole (its answer too) explains the message
@@ -633,7 +649,7 @@ class FaqMatcher:
             for e, r in best.items():
                 if not self._states(e, PRICE_WORD) and not any(self._states(e, u) for u in fee):
                     r.score *= PRICE_MISS
-        for u in TIME_WORDS.intersection(q_units):
+        for u in KIND_WORDS.intersection(q_units):
             # 多久 / 什么时候 ask for a time; an entry that states none and never asks one answers
             # something else (能看多久: the validity, not the download entry)
             for e, r in best.items():

@@ -90,6 +90,7 @@ LATIN_UNITS = frozenset("kg g mg cm mm km ml ct pcs pc ps pdf ppt wps tv dvd cd 
 _VOLT_RE = re.compile(r"(\d{2,3})\s*(?:v|伏特?)(?![a-z])")
 # a child's age (两岁半, 5岁, 十个月大): what a "适合几岁" entry is about
 _AGE_RE = re.compile(r"[0-9一二两三四五六七八九十]+(?:\.5)?\s*(?:周岁|岁半?|个月大)")
+_WHICH_NUMBER_RE = re.compile(r"[几哪]号(?=链接|电池|码|色|线|口|款|包|袋|箱|盒|楼|柜|仓|窗口|车)")
 # a verb before one of these is part of a longer verb phrase (退到, 寄回), not the bare verb
 COMPLEMENTS = frozenset("到回给成")
 # marks the edges of a word the tables know, for the word cutter only (control characters never
@@ -302,6 +303,8 @@ class Analyzer:
         text = _ADDRESS_RE.sub(" ", text)
         text = _LONE_QIN_RE.sub(" ", text)
         text = _AGE_RE.sub(" 年龄 ", text) if ("岁" in text or "个月大" in text) else text
+        # 几号 before a thing asks which one (几号链接, 几号电池), not which day
+        text = _WHICH_NUMBER_RE.sub("哪个", text) if "号" in text else text
         return " ".join(text.split()), emoji
 
     # --- step 2 ---------------------------------------------------------------------------------
