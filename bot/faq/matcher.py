@@ -56,6 +56,12 @@ WHEN_WORD = "什么时候"
 # a day or moment named in a question makes it a when-question (今天能发吗, 明天能到吗)
 TIME_POINTS = frozenset("今天 明天 后天 当天 今晚 明早 马上 立刻 周末 月底 月初".split())
 ARRIVAL_WORD = "到货"
+RETURN_ACTIONS = frozenset("退货 退款 换货 退单 取消".split())
+RETURN_REASONS = frozenset("拍错 不喜欢 不合适 后悔 不满意 不需要".split())
+REASON_WEIGHT = 0.5
+SLOT_CLASSES = frozenset("地区 国外 快递公司 颜色 口味 肤质 尺码".split())
+SLOT_WEIGHT = 0.5  # a slot word this heavy (not a bare 红 or 甜 in passing)
+SLOT_MISS = 0.85  # score kept by an entry that names another member of the slot's class, or none
 KIND_MISS = 0.8  # score kept by an entry that states no time when the message asks one
 KEY_MISS = 0.85  # score kept by an entry that does not explain the message's weightiest word
 # a message word the phrase lacks but its entry has elsewhere (answer, other phrasings) gets this
@@ -540,6 +546,10 @@ class FaqMatcher:
                 # what went wrong is what the message is about (快递压坏了: the damage, not the courier)
                 w *= PROBLEM_BOOST
             q_units[u] = max(q_units.get(u, 0.0), w)
+        if not RETURN_ACTIONS.isdisjoint(q_units):
+            for u in RETURN_REASONS.intersection(q_units):
+                # 买错了可以退吗 asks about returning; why is context
+                q_units[u] = min(q_units[u], REASON_WEIGHT)
         if ARRIVAL_WORD in q_units and any(u == PRICE_WORD or FEE_CLASS in self._unit_classes(u) for u in q_units):
             # 快递到新疆要钱吗 asks what it costs to get there, not when it arrives
             q_units[ARRIVAL_WORD] = min(q_units[ARRIVAL_WORD], 0.3)
@@ -667,6 +677,16 @@ class FaqMatcher:
                 for e, r in best.items():
                     if not explains[e]:
                         r.score *= KEY_MISS
+        for u in q_units:
+            if q_units[u] < SLOT_WEIGHT or SLOT_CLASSES.isdisjoint(self._unit_classes(u)):
+                continue
+            # a place, courier or colour the message names: an entry that names that very one
+            # (港澳台 in 港澳台不发货) answers it better than one that names another (浙江仓发货)
+            exact = {e for e in best if u in self.bags[e].credit_scale}
+            if exact:
+                for e, r in best.items():
+                    if e not in exact:
+                        r.score *= SLOT_MISS
         return sorted(best.values(), key=lambda r: (-r.score, r.entry))
 
     def _match(self, text: str) -> FaqMatch:
@@ -707,9 +727,9 @@ class FaqMatcher:
             return FaqMatch(None, score, None, reason="no_content", why=why + "; no content word matched", **common)
         if top.score < need:
             return FaqMatch(None, score, None, reason="below_threshold", why=why + f"; below {need:.2f}", **common)
-        if gate.kind == KEYWORD and top.cov_p < t.keyword_phrase:
+        if gate.kind == KEYWORD and top.cov_p < t.keyword_phrase and not (top.cov_q >= 0.9 and top.score >= 0.8):
             # no question cue: the message must say most of a phrase, not just name a product
-            # (养生壶!!) or a place (北京)
+            # (养生壶!!) or a place (北京), unless all of it is a close fit (fa piao, 激活失败)
             why += f"; says only {top.cov_p:.0%} of any phrase"
             return FaqMatch(None, score, None, reason="below_threshold", why=why, **common)
         key = max(weights, key=lambda u: weights[u], default="")
