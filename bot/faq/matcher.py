@@ -68,6 +68,7 @@ KEY_MISS = 0.85  # score kept by an entry that does not explain the message's we
 # share of the entry's credit: 到北京要几天 is said by 多久到 plus an answer that names regions
 ENTRY_CREDIT = 0.6
 HEAD_CREDIT = 0.7  # credit for a word whose end is the phrase's word (结业证书 ~ 证书)
+UNKNOWN_WORD_FLOOR = 0.7
 ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
 ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
 MAX_CANDIDATES = 60  # phrases scored in full per message (by how much of the message they can explain)
@@ -179,6 +180,10 @@ def _general_weight(word: str) -> float:
     w = 0.35 + (g - 7.0) / 6.0
     if len(word) == 1:
         w *= 0.7  # single characters are more often grammar than content
+    elif is_cjk(word[0]):
+        # a word of two or more characters is content however common (工作, 学校): a question
+        # about it is not answered by an entry that never mentions it
+        w = max(w, UNKNOWN_WORD_FLOOR)
     return max(0.3, min(1.5, w))
 
 
