@@ -51,7 +51,9 @@ PROBLEM_CLASS = "损坏"  # words that report something went wrong (破损, 发�
 TIME_WORDS = frozenset(("多久", "什么时候"))
 # asked kinds an entry must state to answer: a time, a person (where is often answered by a
 # policy: 运费险在哪看 -> it comes with every order)
-KIND_WORDS = TIME_WORDS | {"谁"}
+KIND_WORDS = TIME_WORDS | {"谁", "多少", "几", "多重", "多大", "多高", "多宽", "多厚"}
+# 一套有几本 asks an amount as 多少 does; 多高 a size as 多大 does
+KIND_ALIASES = {"几": "多少", "多高": "多大", "多宽": "多大", "多厚": "多大"}
 WHEN_WORD = "什么时候"
 # a day or moment named in a question makes it a when-question (今天能发吗, 明天能到吗)
 TIME_POINTS = frozenset("今天 明天 后天 当天 今晚 明早 马上 立刻 周末 月底 月初".split())
@@ -62,7 +64,7 @@ REASON_WEIGHT = 0.5
 SLOT_CLASSES = frozenset("地区 国外 快递公司 颜色 口味 肤质 尺码".split())
 SLOT_WEIGHT = 0.5  # a slot word this heavy (not a bare 红 or 甜 in passing)
 SLOT_MISS = 0.85  # score kept by an entry that names another member of the slot's class, or none
-KIND_MISS = 0.8  # score kept by an entry that states no time when the message asks one
+KIND_MISS = 0.7  # score kept by an entry that states no time when the message asks one
 KEY_MISS = 0.85  # score kept by an entry that does not explain the message's weightiest word
 # a message word the phrase lacks but its entry has elsewhere (answer, other phrasings) gets this
 # share of the entry's credit: 到北京要几天 is said by 多久到 plus an answer that names regions
@@ -211,10 +213,28 @@ _PLACE_RE = re.compile(
 _PERSON_RE = re.compile(r"客服|助教|老师|班主任|师傅|店家|商家|卖家|买家|本店|我们|您|快递员|官方|厂家|平台")
 
 
+# an amount of something (120节, 38%, 20斤, 1.5米, 20W): answers 多少 / 几
+_QUANTITY_RE = re.compile(
+    r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百千半]+)\s*"
+    r"(?:%|个|件|本|册|节|课时|层|斤|克|公斤|千克|kg|g|米|厘米|毫米|cm|mm|毫升|ml|升|寸|片|包|袋|支|瓶|盒|只|颗|粒"
+    r"|张|套|页|次|瓦|w|伏|v|度|期|台|位|人|款|种|色|码)"
+)
+
+
+_NUM = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百千半]+)\s*"
+_WEIGHT_RE = re.compile(_NUM + r"(?:斤|克|公斤|千克|kg|g|吨)(?![a-z])")  # answers 多重
+_SIZE_RE = re.compile(_NUM + r"(?:米|厘米|毫米|cm|mm|寸|码)(?![a-z])")  # answers 多大 / 多高 / 多宽
+
+
 def answer_kinds(answer: str) -> str:
     kinds = []
-    if _MONEY_RE.search(answer):
-        kinds.append("多少钱 多少")
+    low = answer.lower()
+    if _MONEY_RE.search(answer) or _QUANTITY_RE.search(low):
+        kinds.append("多少钱 多少" if _MONEY_RE.search(answer) else "多少")
+    if _WEIGHT_RE.search(low):
+        kinds.append("多重")
+    if _SIZE_RE.search(low):
+        kinds.append("多大")
     if _DURATION_RE.search(answer):
         kinds.append("多久 什么时候")
     if _PLACE_RE.search(answer.lower()):
@@ -665,10 +685,11 @@ class FaqMatcher:
                 if not self._states(e, PRICE_WORD) and not any(self._states(e, u) for u in fee):
                     r.score *= PRICE_MISS
         for u in KIND_WORDS.intersection(q_units):
-            # 多久 / 什么时候 ask for a time; an entry that states none and never asks one answers
-            # something else (能看多久: the validity, not the download entry)
+            # 多久 / 什么时候 ask for a time, 多少 an amount; an entry that states none and never asks
+            # one answers something else (能看多久: the validity, not the download entry)
+            kind = KIND_ALIASES.get(u, u)
             for e, r in best.items():
-                if not self._states(e, u):
+                if not self._states(e, kind):
                     r.score *= KIND_MISS
         if q_units[heaviest] >= self.thresholds.key_weight:
             # entries that leave the message's weightiest word unexplained rank below one that
