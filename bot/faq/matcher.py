@@ -78,7 +78,7 @@ _EMPTY: frozenset[int] = frozenset()  # the word that made a message a problem r
 # question words carry a little meaning (多久 vs 哪里) but never make a match on their own
 QUESTION_WORDS = frozenset(
     "怎么 怎么办 什么 什么时候 多久 哪里 哪个 多少 多少钱 有没有 能 吗 呢 请问"
-    " 是不是 会不会 要不要 还是 为什么 几 谁".split()
+    " 是不是 会不会 要不要 还是 为什么 几 谁 多大 多重 多高 多宽 多厚".split()
 )
 FUNCTION_WORDS = frozenset(
     "一下 一个 那个 这个 这样 那样 就是 还是 可以 需要 我们 你们 他们 自己 东西"
