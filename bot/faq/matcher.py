@@ -99,7 +99,7 @@ _COUNT_RE = re.compile(r"^[0-9一二两三四五六七八九十百几半多]+[�
 
 @dataclass(frozen=True)
 class Thresholds:
-    question: float = 0.50  # least score to answer a message with a question cue
+    question: float = 0.47  # least score to answer a message with a question cue
     keyword: float = 0.62  # least score to answer a message with no cue (取消订单)
     margin: float = 0.06  # least lead over the runner-up entry
     min_content: float = 0.5  # least weight of matched content words (question words alone never answer)
