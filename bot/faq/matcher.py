@@ -35,6 +35,7 @@ from bot.faq.vocab import Vocabulary, shipped_tables
 Q_EXP = 0.5
 PRODUCT_CLASS = "商品"  # naming the product is context: 饼干全碎了 asks about damage, not biscuits
 PROBLEM_BOOST = 1.6
+CONDITION_WEIGHT = 0.6  # a problem named before what is asked about it (坏了保修吗)
 BAG_CANDIDATES = 8  # entries scored because their whole text (answer included) fits the message best
 BAG_SHARE = 0.4  # share of an entry's score from its whole text, answer included
 DOC_FACTOR = 0.8  # an entry scored on its whole text: this share of how much of the message it explains
@@ -58,12 +59,14 @@ WHEN_WORD = "什么时候"
 # a day or moment named in a question makes it a when-question (今天能发吗, 明天能到吗)
 TIME_POINTS = frozenset("今天 明天 后天 当天 今晚 明早 马上 立刻 周末 月底 月初".split())
 ARRIVAL_WORD = "到货"
+INTENT_BOOST = 1.2  # a money word in a question: what it asks, above the topic it names
 RETURN_ACTIONS = frozenset("退货 退款 换货 退单 取消".split())
 RETURN_REASONS = frozenset("拍错 不喜欢 不合适 后悔 不满意 不需要".split())
 REASON_WEIGHT = 0.5
 SLOT_CLASSES = frozenset("地区 国外 快递公司 颜色 口味 肤质 尺码".split())
 SLOT_WEIGHT = 0.5  # a slot word this heavy (not a bare 红 or 甜 in passing)
-SLOT_MISS = 0.85  # score kept by an entry that names another member of the slot's class, or none
+SLOT_MISS = 0.75  # score kept by an entry that names another member of the slot's class, or none
+TWIN_SAYS = 0.3  # lead in how much of its phrase the message says that halves the margin
 KIND_MISS = 0.7  # score kept by an entry that states no time when the message asks one
 KEY_MISS = 0.85  # score kept by an entry that does not explain the message's weightiest word
 # a message word the phrase lacks but its entry has elsewhere (answer, other phrasings) gets this
@@ -201,6 +204,7 @@ LATIN_FILLER = frozenset(
 _MONEY_RE = re.compile(r"\d+(?:\.\d+)?\s*(?:元|块|rmb)|[¥￥]\s*\d")
 _DURATION_RE = re.compile(
     r"\d+\s*(?:-\s*\d+\s*)?(?:个)?(?:小时|天|日|周|个月|月|年|工作日|分钟)|当天|次日|隔天|当日|半年|一年"
+    r"|立即|马上|立刻|即时|实时|自动开通|秒到|秒发"  # at once is a time too
 )
 
 
@@ -570,14 +574,22 @@ class FaqMatcher:
             if w > 0.3 and (u in focus or (u == last and PROBLEM_CLASS in self._unit_classes(u))):
                 # what went wrong is what the message is about (快递压坏了: the damage, not the courier)
                 w *= PROBLEM_BOOST
+            elif last is not None and u != last and PROBLEM_CLASS in self._unit_classes(u) and self.weight(last) >= 1.0:
+                # ... unless something weighty follows: then it is the condition (坏了保修吗)
+                w *= CONDITION_WEIGHT
             q_units[u] = max(q_units.get(u, 0.0), w)
         if not RETURN_ACTIONS.isdisjoint(q_units):
             for u in RETURN_REASONS.intersection(q_units):
                 # 买错了可以退吗 asks about returning; why is context
                 q_units[u] = min(q_units[u], REASON_WEIGHT)
-        if ARRIVAL_WORD in q_units and any(u == PRICE_WORD or FEE_CLASS in self._unit_classes(u) for u in q_units):
-            # 快递到新疆要钱吗 asks what it costs to get there, not when it arrives
-            q_units[ARRIVAL_WORD] = min(q_units[ARRIVAL_WORD], 0.3)
+        fee = [u for u in q_units if u == PRICE_WORD or FEE_CLASS in self._unit_classes(u)]
+        if fee and gate is not None and gate.kind == QUESTION:
+            # 快递到新疆要钱吗 asks what it costs to get there: the money word is what is asked, the
+            # parcel and its arriving are context
+            for u in fee:
+                q_units[u] *= INTENT_BOOST
+            if ARRIVAL_WORD in q_units:
+                q_units[ARRIVAL_WORD] = min(q_units[ARRIVAL_WORD], 0.3)
         if not TIME_WORDS.intersection(q_units) and not TIME_POINTS.isdisjoint(a.units):
             # 今天拍今天发吗: a yes/no question about a day asks when
             q_units[WHEN_WORD] = self.weight(WHEN_WORD)
@@ -769,8 +781,18 @@ class FaqMatcher:
             # the entry answers a neighbouring question, not this one
             why += f"; key word {key} unexplained and below {t.key_threshold:.2f}"
             return FaqMatch(None, score, None, reason="below_threshold", why=why, **common)
-        if top.score - ru_score < t.margin:
-            why += f"; margin {top.score - ru_score:.2f} < {t.margin:.2f}"
+        missing = [u for u in KIND_WORDS.intersection(weights) if not self._states(top.entry, KIND_ALIASES.get(u, u))]
+        if missing:
+            # the message asks a time, an amount, a size or a person the entry never states
+            why += f"; asks {'/'.join(missing)}, which the entry never states"
+            return FaqMatch(None, score, None, reason="below_threshold", why=why, **common)
+        margin = t.margin
+        if len(ranked) > 1 and top.cov_p - ranked[1].cov_p >= TWIN_SAYS:
+            # near twins (什么时候发货 / 发货后几天到): the message says all of one and leaves the
+            # other's own words (到) unsaid; a smaller lead will do
+            margin *= 0.5
+        if top.score - ru_score < margin:
+            why += f"; margin {top.score - ru_score:.2f} < {margin:.2f}"
             return FaqMatch(None, score, None, reason="ambiguous", why=why, **common)
         return FaqMatch(entry.id, score, entry, why=why, **common)
 
