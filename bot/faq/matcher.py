@@ -49,6 +49,7 @@ PRICE_WORD = "多少钱"
 PRICE_MISS = 0.6  # score kept by an entry that names no money when the message asks a price
 FEE_CLASS = "费用"  # words that ask about money (加钱, 运费, 收费, 免费)
 PROBLEM_CLASS = "损坏"  # words that report something went wrong (破损, 发霉, 故障)
+REPORT_CLASSES = frozenset((PROBLEM_CLASS, "不适"))  # ... or that the body reacted badly (过敏, 腹泻)
 TIME_WORDS = frozenset(("多久", "什么时候"))
 # asked kinds an entry must state to answer: a time, a person (where is often answered by a
 # policy: 运费险在哪看 -> it comes with every order)
@@ -59,6 +60,8 @@ WHEN_WORD = "什么时候"
 # a day or moment named in a question makes it a when-question (今天能发吗, 明天能到吗)
 TIME_POINTS = frozenset("今天 明天 后天 当天 今晚 明早 马上 立刻 周末 月底 月初".split())
 ARRIVAL_WORD = "到货"
+SIZE_WORDS = frozenset("多高 多宽 多厚".split())  # 多大 may ask an age (孩子多大)
+SIZE_UNIT = "尺码"
 INTENT_BOOST = 1.2  # a money word in a question: what it asks, above the topic it names
 RETURN_ACTIONS = frozenset("退货 退款 换货 退单 取消".split())
 RETURN_REASONS = frozenset("拍错 不喜欢 不合适 后悔 不满意 不需要".split())
@@ -88,6 +91,8 @@ FUNCTION_WORDS = frozenset(
     " 时候 现在 一直 已经 没有 不是 是不是 如果 然后 因为 所以 但是 而且 的话"
     " 一点 有点 一些 哪些"
     " the a an to of i you it is are do does be my me for and or in on at this that"
+    # how sure or how often: the manner of asking, not what is asked
+    " 直接 可能 应该 必须 一定 真的 其实 大概 到底 究竟 经常 总是 老是 比较 特别 非常 还能 也能 再"
     # urgency is how it is asked, not what
     " 急 急用 着急 急需 赶紧 快点 速度 还有"
     # when something happened is context, not what is asked
@@ -538,7 +543,14 @@ class FaqMatcher:
 
     def analyze(self, text: str) -> tuple[Analysis, GateResult]:
         a = self.analyzer.analyze(text)
-        return a, self.gate.classify(a.clean, a.emoji, a.latin_words, a.personal)
+        gate = self.gate.classify(a.clean, a.emoji, a.latin_words, a.personal)
+        if gate.kind == STATEMENT and gate.cue == "…了":
+            # a clause ending in 了 is news, unless the news is a problem the tables know by another
+            # name (宝宝屁股红了 is a 尿布疹, 边上磕了 a 破损)
+            problem = next((u for u in a.units if not REPORT_CLASSES.isdisjoint(self._unit_classes(u))), None)
+            if problem is not None:
+                gate = GateResult(QUESTION, problem)
+        return a, gate
 
     def match(self, text: str) -> FaqMatch:
         cached = self._cache.get(text)
@@ -571,10 +583,11 @@ class FaqMatcher:
                 # an English word in a Chinese message that no table or FAQ knows is most often a
                 # name (python课, wps能用吗): as weighty as a rare Chinese word
                 w = max(w, LATIN_NAME_WEIGHT)
-            if w > 0.3 and (u in focus or (u == last and PROBLEM_CLASS in self._unit_classes(u))):
+            report = not REPORT_CLASSES.isdisjoint(self._unit_classes(u))
+            if w > 0.3 and (u in focus or (u == last and report)):
                 # what went wrong is what the message is about (快递压坏了: the damage, not the courier)
                 w *= PROBLEM_BOOST
-            elif last is not None and u != last and PROBLEM_CLASS in self._unit_classes(u) and self.weight(last) >= 1.0:
+            elif report and last is not None and u != last and self.weight(last) >= 1.0:
                 # ... unless something weighty follows: then it is the condition (坏了保修吗)
                 w *= CONDITION_WEIGHT
             q_units[u] = max(q_units.get(u, 0.0), w)
@@ -590,6 +603,9 @@ class FaqMatcher:
                 q_units[u] *= INTENT_BOOST
             if ARRIVAL_WORD in q_units:
                 q_units[ARRIVAL_WORD] = min(q_units[ARRIVAL_WORD], 0.3)
+        if not SIZE_WORDS.isdisjoint(q_units) and SIZE_UNIT not in q_units:
+            # 床有多宽 asks the size (尺寸是多少)
+            q_units[SIZE_UNIT] = self.weight(SIZE_UNIT) * 0.8
         if not TIME_WORDS.intersection(q_units) and not TIME_POINTS.isdisjoint(a.units):
             # 今天拍今天发吗: a yes/no question about a day asks when
             q_units[WHEN_WORD] = self.weight(WHEN_WORD)
@@ -667,7 +683,12 @@ class FaqMatcher:
         # entries one of whose phrasings says the heaviest word: the whole-text route is for messages
         # no phrasing explains (怎么联系客服 is for the entry that asks about 客服, not for one whose
         # answer says 联系客服)
-        phrased = {e for e, r in best.items() if self._credit(heaviest, heavy_cls, r.phrase) >= 0.75}
+        phrased = {
+            e
+            for e, r in best.items()
+            if self._credit(heaviest, heavy_cls, r.phrase) >= 0.75
+            and all(self._states(e, KIND_ALIASES.get(u, u)) for u in KIND_WORDS.intersection(q_units))
+        }
         for r in best.values():
             bag = self.bags[r.entry]
             bag_cov, bag_content, bag_covered = self._coverage(q_units, bag)

@@ -68,7 +68,7 @@ PERSONAL_RE = re.compile(
     + r"(?:"
     + r"(?:你)?(?:今年)?(?:几岁|多大了|多大年纪|多少岁|年龄|属什么|什么星座|哪里人|哪的人|是哪里的"
     + r"|结婚|单身|多高|身高|体重|多重)"
-    + r"|(?:你)?(?:有)?(?:男朋友|女朋友|对象|老公|老婆|孩子)"
+    + r"|(?:你)?(?:有)?(?:男朋友|女朋友|对象|老公|老婆|孩子|宝宝|娃|儿子|女儿)"
     + r"|(?:的|家的|自己的)"
     + _OWN
     + r"(?![粮砂条])"
@@ -90,6 +90,21 @@ LATIN_UNITS = frozenset("kg g mg cm mm km ml ct pcs pc ps pdf ppt wps tv dvd cd 
 _VOLT_RE = re.compile(r"(\d{2,3})\s*(?:v|伏特?)(?![a-z])")
 # a child's age (两岁半, 5岁, 十个月大): what a "适合几岁" entry is about
 _AGE_RE = re.compile(r"[0-9一二两三四五六七八九十]+(?:\.5)?\s*(?:周岁|岁半?|个月大)")
+# a body weight or height is only that in a question about what to wear, pick or feed
+_BODY_HINT_RE = re.compile(r"(?:[斤米]|kg|cm).*(?:穿|码|选|喂|吃)|(?:穿|码|选|喂|吃).*(?:[斤米]|kg|cm)")
+_BODY_RE = re.compile(
+    r"(?<![0-9.])(?:"
+    r"(?:[0-9]+(?:\.[0-9]+)?|[一二两三四五六七八九十百]+)\s*(斤|公斤|kg)(?![a-z])"  # 12斤, 60kg
+    r"|1[4-9][0-9]\s*(cm)(?![a-z])"  # 170cm
+    r"|[1一]\s*(米)\s*[0-9五六七八九]+"  # 一米六五, 1米7
+    r")"
+)
+
+
+def _body_word(m: re.Match[str]) -> str:
+    return " 体重 " if m.group(1) else " 身高 "
+
+
 _WHICH_NUMBER_RE = re.compile(r"[几哪]号(?=链接|电池|码|色|线|口|款|包|袋|箱|盒|楼|柜|仓|窗口|车)")
 # a verb before one of these is part of a longer verb phrase (退到, 寄回), not the bare verb
 COMPLEMENTS = frozenset("到回给成")
@@ -303,6 +318,8 @@ class Analyzer:
         text = _ADDRESS_RE.sub(" ", text)
         text = _LONE_QIN_RE.sub(" ", text)
         text = _AGE_RE.sub(" 年龄 ", text) if ("岁" in text or "个月大" in text) else text
+        # a body weight or height (12斤, 60kg, 一米六五, 170cm) in a question is what a size is chosen by
+        text = _BODY_RE.sub(_body_word, text) if _BODY_HINT_RE.search(text) else text
         # 几号 before a thing asks which one (几号链接, 几号电池), not which day
         text = _WHICH_NUMBER_RE.sub("哪个", text) if "号" in text else text
         return " ".join(text.split()), emoji
@@ -314,7 +331,8 @@ class Analyzer:
         if not re.search(r"[a-z0-9]", text):
             return text
         text = _VOLT_RE.sub(lambda m: f" {m.group(1)} 电压 ", text)
-        return _LATIN_RUN_RE.sub(lambda m: self._read_run(m.group(0)), text)
+        # a bare number stays glued to its Chinese (7天无理由, 5号电池): only letters need reading
+        return _LATIN_RUN_RE.sub(lambda m: m.group(0) if m.group(0).isdigit() else self._read_run(m.group(0)), text)
 
     def _read_run(self, run: str) -> str:
         words = _LATIN_WORD_RE.findall(run)
