@@ -474,13 +474,15 @@ class FaqMatcher:
             self._feat_cache[unit] = f
         return f
 
-    def _credit(self, unit: str, classes: frozenset[str] | set[str], other: _Phrase) -> float:
+    def _credit(self, unit: str, other: _Phrase) -> float:
+        """How well ``other`` explains ``unit``: 1 (or its scale) for the word itself, 0.85 a
+        homophone, 0.75 a word of the same class, 0.5-0.8 shared characters or the compound's head."""
         scale = other.credit_scale.get(unit)
         if scale is not None:
             return scale
         f = self._feats(unit)
         best = 0.0
-        if f.classes and any(c in other.classes for c in f.classes):
+        if f.classes and not other.classes.keys().isdisjoint(f.classes):
             best = 0.75
         if not f.cjk:
             return best
@@ -521,7 +523,7 @@ class FaqMatcher:
         content = 0.0
         covered: list[str] = []
         for u, w in q_units.items():
-            c = self._credit(u, self._unit_classes(u), other)
+            c = self._credit(u, other)
             if fallback is not None and c < 1.0:
                 c = max(c, ENTRY_CREDIT * fallback.get(u, 0.0))
             if c > 0:
@@ -536,7 +538,7 @@ class FaqMatcher:
         """Share of the phrase's words the message covers (its own words the message left out)."""
         if p.total <= 0:
             return 0.0
-        got = sum(w * self._credit(u, self._unit_classes(u), q) for u, w in p.units.items())
+        got = sum(w * self._credit(u, q) for u, w in p.units.items())
         return got / p.total
 
     # --- the verdict ----------------------------------------------------------------------------
@@ -664,7 +666,7 @@ class FaqMatcher:
             fallback = entry_credit.get(p.entry)
             if fallback is None:
                 bag = self.bags[p.entry]
-                fallback = entry_credit[p.entry] = {u: self._credit(u, self._unit_classes(u), bag) for u in q_units}
+                fallback = entry_credit[p.entry] = {u: self._credit(u, bag) for u in q_units}
             cov_q, content, covered = self._coverage(q_units, p, fallback)
             if cov_q <= 0:
                 continue
@@ -679,14 +681,13 @@ class FaqMatcher:
                 best[bi] = Ranked(0.0, bi, self.phrases[pi], 0.0, 0.0, 0.0, 0.0, [])
         asked = [u for u in q_units if u in ASKING_WORDS]
         heaviest = max(q_units, key=lambda u: q_units[u])
-        heavy_cls = self._unit_classes(heaviest)
         # entries one of whose phrasings says the heaviest word: the whole-text route is for messages
         # no phrasing explains (怎么联系客服 is for the entry that asks about 客服, not for one whose
         # answer says 联系客服)
         phrased = {
             e
             for e, r in best.items()
-            if self._credit(heaviest, heavy_cls, r.phrase) >= 0.75
+            if self._credit(heaviest, r.phrase) >= 0.75
             and all(self._states(e, KIND_ALIASES.get(u, u)) for u in KIND_WORDS.intersection(q_units))
         }
         for r in best.values():
@@ -699,7 +700,7 @@ class FaqMatcher:
                 # the entry's text holds the message's weightiest word, and asks what it asks
                 # (几号链接 is not answered by an answer that mentions a 链接)
                 and q_units[heaviest] >= DOC_KEY_WEIGHT
-                and self._credit(heaviest, self._unit_classes(heaviest), bag) >= 0.75
+                and self._credit(heaviest, bag) >= 0.75
                 and all(self._states(r.entry, u) for u in asked)
                 and not (phrased - {r.entry})
             ):
@@ -727,9 +728,8 @@ class FaqMatcher:
         if q_units[heaviest] >= self.thresholds.key_weight:
             # entries that leave the message's weightiest word unexplained rank below one that
             # explains it (港澳台能发吗: the postage answer names 港澳台, the dispatch one does not)
-            cls = self._unit_classes(heaviest)
             explains = {
-                e: self._credit(heaviest, cls, r.phrase) > 0 or self._credit(heaviest, cls, self.bags[e]) > 0
+                e: self._credit(heaviest, r.phrase) > 0 or self._credit(heaviest, self.bags[e]) > 0
                 for e, r in best.items()
             }
             if any(explains.values()):
@@ -795,8 +795,8 @@ class FaqMatcher:
         if (
             top.score < t.key_threshold
             and weights.get(key, 0.0) >= t.key_weight
-            and self._credit(key, self._unit_classes(key), top.phrase) == 0
-            and self._credit(key, self._unit_classes(key), self.bags[top.entry]) == 0
+            and self._credit(key, top.phrase) == 0
+            and self._credit(key, self.bags[top.entry]) == 0
         ):
             # the heaviest word of the message is left unexplained (孕妇能用吗, 福袋什么时候发):
             # the entry answers a neighbouring question, not this one

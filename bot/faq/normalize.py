@@ -106,6 +106,8 @@ def _body_word(m: re.Match[str]) -> str:
 
 
 _WHICH_NUMBER_RE = re.compile(r"[几哪]号(?=链接|电池|码|色|线|口|款|包|袋|箱|盒|楼|柜|仓|窗口|车)")
+# verbs whose lone form the tables read as an after-sales action, unless an object follows
+OBJECT_VERBS = frozenset("换")
 # a verb before one of these is part of a longer verb phrase (退到, 寄回), not the bare verb
 COMPLEMENTS = frozenset("到回给成")
 # marks the edges of a word the tables know, for the word cutter only (control characters never
@@ -479,7 +481,17 @@ class Analyzer:
                 # a clause that ends in 到 asks about arriving (几天能到, 多久到啊), and so does 到 before
                 # a destination (到北京要几天, 寄到上海); money arrives in an account (钱什么时候到)
                 raw = "到账" if any(MONEY_CHARS.intersection(u) for u in units[-4:]) else "到货"
-            tok = raw if len(raw) == 1 and following[:1] in COMPLEMENTS else self.vocab.tokens.get(raw, raw)
+            literal = len(raw) == 1 and (
+                following[:1] in COMPLEMENTS
+                # 换 before what is changed (换奶粉, 换粮) is changing that, not exchanging goods
+                or (
+                    raw in OBJECT_VERBS
+                    and len(following) >= 2
+                    and is_cjk(following[0])
+                    and following[0] not in "个一下"
+                )
+            )
+            tok = raw if literal else self.vocab.tokens.get(raw, raw)
             classes.update(self.vocab.classes.get(raw, ()))
             classes.update(self.vocab.classes.get(tok, ()))
             units.append(tok)
