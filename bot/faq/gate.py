@@ -9,8 +9,9 @@ in one of three kinds (cues in bot/faq/data/cues.toml, extendable per merchant):
   the admin page.
 - ``keyword``: no cue either way (取消订单, 联系客服): answered only on a confident match, and
   silently dropped otherwise (it may be chatter: 打卡, 前排).
-- ``statement``: praise, thanks, laughter, or a finished action with no problem in it
-  (发货真快, 已经退了, 券已领, 没坏 保修都没用上). Never answered.
+- ``statement``: praise, thanks, laughter, a finished action with no problem in it
+  (发货真快, 已经退了, 券已领, 没坏 保修都没用上), a problem already put right (已经补发了), or a
+  question to the anchor as a person (主播几岁了, 主播用的什么手机). Never answered.
 
 Order of the checks: a question cue wins over everything except praise in the same clause-less
 message (谢谢 包邮吗 is still a question); praise wins over a problem (质量不错); a problem wins over a

@@ -1,22 +1,37 @@
 """Rank FAQ entries for a viewer message, or abstain.
 
 Every entry is indexed as *phrases*: each part of its question, each example, each keyword, plus a
-bag of all its words (the answer's words count for less). A message and a phrase are compared word
-by word after normalization (``normalize.py``): a message word is *covered* by a phrase when the
-phrase has the same word (1.0), a homophone of it (0.85), a word of the same class (广州 ~ 北京,
-0.75), or part of it (退 in 退货, a shared character pair of an unknown word: 0.5-0.8).
+bag of all its words (the answer's words count for less, a word many answers say counts little). A
+message and a phrase are compared word by word after normalization (``normalize.py``): a message
+word is *covered* by a phrase when the phrase has the same word (1.0), a homophone of it (0.85), a
+word of the same class (广州 ~ 北京, 0.75), the head of a compound (结业证书 ~ 证书, 0.7), or part of
+it (退 in 退货, a shared character pair of an unknown word: 0.5-0.8); a word the phrase lacks but the
+rest of its entry has (answer, other phrasings) gets a share of that credit.
 
 Words are weighted: content words by how rare they are among the FAQ's entries (BM25-style idf);
-words the FAQ never uses by how rare they are in general Chinese (jieba's word counts), so an unknown
-花呗 or 孕妇 weighs a lot and an unknown 就是 little; question words and particles weigh little.
+words the FAQ never uses by how rare they are in general Chinese (jieba's word counts, at least 0.7
+for a word of two characters), so an unknown 花呗 or 孕妇 weighs a lot and an unknown 就是 little;
+question words and particles weigh little. What the message *asks* outweighs what it names: a money
+word in a question, a problem the message ends on (快递压坏了), an English name in a Chinese message
+(python课) weigh more; a problem it starts from (坏了保修吗), a destination in a money question, a
+return reason next to a return weigh less.
 
     coverage of the message  = weighted share of the message's words the phrase covers
     coverage of the phrase   = weighted share of the phrase's words the message covers
-    phrase score = cov_msg ** 0.7 * cov_phrase ** 0.3     (what the viewer asked must be explained)
-    entry score  = 0.75 * best phrase + 0.25 * cov_msg over the entry's bag of words
+    phrase score = cov_msg ** 0.5 * cov_phrase ** 0.5
+    entry score  = 0.6 * best phrase + 0.4 * cov_msg over the entry's bag of words
+                   (or 0.8 * the bag's coverage when no phrasing fits but the entry's whole text
+                   explains the heaviest word and states what is asked: 有防伪码吗)
+
+The kind of thing asked is typed (a time: 多久/什么时候/a day named; an amount: 多少/几; money:
+多少钱/要钱/运费; a size or weight: 多大/多高/多重; a person: 谁): an entry whose question and answer
+state no such thing ranks lower and is never the answer. An entry that names the very place or
+courier asked (港澳台) beats one that names a sibling of its class (浙江仓).
 
 The best entry is the answer when its score clears the threshold for the gate's kind (a message with
-no question cue needs a higher score) and beats the runner-up by the margin; otherwise: abstain.
+no question cue needs a higher score, and must say most of a phrase or fit it closely), its content
+outweighs question words, the heaviest word is explained, and it beats the runner-up by the margin
+(half of it for a near twin whose phrase the message says all of); otherwise: abstain.
 """
 
 from __future__ import annotations

@@ -4,13 +4,18 @@ Steps, in order (each one is a reason a viewer's message and an FAQ example look
 
 1. ``clean``: NFKC (full-width -> half-width), lower case, emoji and ``[表情]`` codes out (kept aside
    for the gate), OpenCC t2s, runs of one character cut to two (啊啊啊 -> 啊啊, ？？ -> ？),
-   ``@mentions`` and 主播-style address out.
+   ``@mentions`` and 主播-style address out (a one-clause question to the anchor as a person,
+   主播几岁了, is flagged for the gate first); a child's age, a body weight or height in a size or
+   feeding question become 年龄 / 体重 / 身高; 几号 before a thing (几号链接) asks which one.
 2. ``read_latin``: abbreviations, English and pinyin into Chinese through the vocabulary
    (sf -> 顺丰, how long -> 多久, bao you -> 包邮; pinyin is read against the words the vocabulary
-   and the FAQ itself know).
+   and the FAQ itself know; consonant-only initials against the FAQ's own words: zp -> 正品,
+   jhm -> 激活码; numbers stay glued to their Chinese: 7天无理由).
 3. synonyms: variants of 2+ characters rewritten longest-first (退获 -> 退货, 邮费 -> 运费).
 4. jieba cuts words (no HMM guessing: predictable cuts on both sides); single-character variants are
-   rewritten only when cut as a word (卷 -> 优惠券, but not in 蛋卷); class words added (广州 -> 地区).
+   rewritten only when cut as a word (卷 -> 优惠券, but not in 蛋卷; 换 before an object, 换奶粉,
+   stays 换); class words added (广州 -> 地区); a clause-final 到, or 到 before a place, is arriving
+   (到货), or reaching an account after money (钱什么时候到 -> 到账).
 5. runs of single characters that jieba did not know are glued back into one unit (退+单 -> 退单,
    花+呗 -> 花呗), so an unknown word counts as one thing the FAQ must explain.
 """
