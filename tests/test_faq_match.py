@@ -307,7 +307,7 @@ def test_dev_set_targets() -> None:
 
 def test_second_merchant_generalizes() -> None:
     res = _figures(DATA / "faq_clothing.toml", DATA / "questions_clothing.tsv")
-    assert res.accuracy >= 0.88, res.confusion
+    assert res.accuracy >= 0.92, res.confusion
     assert res.none_answered == 0 and res.wrong <= 1, res.confusion
 
 
@@ -317,11 +317,11 @@ def test_second_merchant_generalizes() -> None:
 @pytest.mark.parametrize(
     ("name", "min_right", "max_none_answered"),
     [
-        ("fruit", 0.87, 0.03),  # fresh fruit: 坏果包赔, 冷链, 签收; 18 entries, several without examples
-        ("gadgets", 0.87, 0.06),  # phone accessories: 保修, 换新, 兼容型号, 发票
-        ("toys", 0.87, 0.06),  # children's books and toys: 年龄, 零件, 正版
-        ("home", 0.75, 0.07),  # home goods: 床品, 置物架 (the blind one)
-        ("pets", 0.90, 0.03),  # pet supplies: 幼猫, 换粮, 猫砂, 试吃装 (faq3 development set)
+        ("fruit", 0.92, 0.03),  # fresh fruit: 坏果包赔, 冷链, 签收; 18 entries, several without examples
+        ("gadgets", 0.94, 0.03),  # phone accessories: 保修, 换新, 兼容型号, 发票
+        ("toys", 0.92, 0.06),  # children's books and toys: 年龄, 零件, 正版
+        ("home", 0.77, 0.07),  # home goods: 床品, 置物架 (the blind one)
+        ("pets", 0.92, 0.03),  # pet supplies: 幼猫, 换粮, 猫砂, 试吃装 (faq3 development set)
         ("course", 0.85, 0.07),  # online course, virtual goods: 激活码, 不发货, 回放 (faq3 development set)
     ],
 )
