@@ -323,6 +323,9 @@ def test_second_merchant_generalizes() -> None:
         ("home", 0.77, 0.07),  # home goods: 床品, 置物架 (the blind one)
         ("pets", 0.92, 0.03),  # pet supplies: 幼猫, 换粮, 猫砂, 试吃装 (faq3 development set)
         ("course", 0.85, 0.07),  # online course, virtual goods: 激活码, 不发货, 回放 (faq3 development set)
+        # jewellery: 证书, 回收, 圈口, 刻字; sealed during the faq3 work, run once when it was done:
+        # 44/62 right (71.0%), 0/31 NONE answered. The target is that blind figure, not a tuned one.
+        ("jewellery", 0.68, 0.04),
     ],
 )
 def test_unseen_merchants(name: str, min_right: float, max_none_answered: float) -> None:
