@@ -22,7 +22,7 @@ from pathlib import Path
 import ahocorasick_rs
 
 from .model import SCOPES, Hit, PackError, Rule
-from .normalize import _REPEAT, Normalizer
+from .normalize import _REPEAT, Normalizer, OffsetMap
 from .packs import load_packs
 from .stream import SpeechStream
 from .variants import Speller
@@ -246,21 +246,20 @@ class RuleEngine:
 
     def _resolve(self, text: str, norm: str, marked: str | None, found: list, bit: int) -> list[Hit]:
         """The slow path: offsets, patterns, leftmost-longest selection, context checks, hits."""
-        starts: Sequence[int] | None = None  # None: identity (the line needed no folding)
-        ends: Sequence[int] | None = None
+        offs: OffsetMap | None = None  # None: identity (the line needed no folding)
         if marked is None and _REPEAT.search(text):
             # The fast path left doubles at key edges alone (最最低 still contains 最低); patterns and
             # offsets want them collapsed, so fold and match again (rare: only lines with a double).
             norm, marked = self._fold_marked(text)
             found = self._find(norm)
         if marked is not None:
-            norm, starts, ends = self._norm.offsets(text, marked)
+            offs = self._norm.offset_map(text, marked, norm)
         cands: list[tuple[int, int, tuple | None]] = []  # start, end, (rule, phrase, template) or allow
         pattern_ids: set[int] | None = None
         values = self._values
         for idx, start, end in found:
             mask, allow, latin_edge, triggers, by_bit = values[idx]
-            if latin_edge and not _latin_edges_ok(norm, starts, ends, start, end):
+            if latin_edge and not _latin_edges_ok(norm, offs, start, end):
                 continue
             if triggers:
                 if pattern_ids is None:
@@ -273,7 +272,7 @@ class RuleEngine:
                 if pick is not None:
                     cands.append((start, end, pick))
         if pattern_ids:
-            cands = self._add_patterns(cands, pattern_ids, norm, starts, ends, bit)
+            cands = self._add_patterns(cands, pattern_ids, norm, offs, bit)
         contexts = self._contexts
         hits: list[Hit] = []
         for start, end, pick in cands:
@@ -287,14 +286,13 @@ class RuleEngine:
                 if (
                     window
                     and _NEGATION.search(norm, max(0, start - window), start) is not None
-                    and _negated(text, norm, starts, start, window)
+                    and _negated(text, norm, offs, start, window)
                 ):
                     continue
                 if boundary and not _on_word_boundaries(norm, start, end):
                     continue
-            if starts is not None:
-                start = starts[start]
-                end = ends[end - 1]  # type: ignore[index]
+            if offs is not None:
+                start, end = offs.span(start, end)
             # Hit is a frozen dataclass; filling its __dict__ directly is ~4x cheaper than __init__'s
             # nine object.__setattr__ calls, and this runs once per hit inline in the room loop.
             hit = _new(Hit)
@@ -306,7 +304,7 @@ class RuleEngine:
             hits.append(hit)
         return hits
 
-    def _add_patterns(self, cands, pattern_ids, norm, starts, ends, bit):  # type: ignore[no-untyped-def]
+    def _add_patterns(self, cands, pattern_ids, norm, offs, bit):  # type: ignore[no-untyped-def]
         """Add matches of the triggered patterns, then select leftmost-longest again."""
         masks = self._rule_masks
         for pidx in pattern_ids:
@@ -314,7 +312,7 @@ class RuleEngine:
             if not masks[pat.rule] & bit:
                 continue
             for m in pat.regex.finditer(norm):
-                if m.end() > m.start() and _latin_edges_ok(norm, starts, ends, m.start(), m.end()):
+                if m.end() > m.start() and _latin_edges_ok(norm, offs, m.start(), m.end()):
                     if pat.phrase == MATCH_PHRASE:  # report what was said, normalized (最服帖, 治牙周炎)
                         phrase = m.group(0)
                         cands.append((m.start(), m.end(), (pat.rule, phrase, {**pat.template, "phrase": phrase})))
@@ -331,23 +329,20 @@ class RuleEngine:
         return chosen
 
 
-def _latin_edges_ok(
-    norm: str, starts: Sequence[int] | None, ends: Sequence[int] | None, start: int, end: int
-) -> bool:
+def _latin_edges_ok(norm: str, offs: OffsetMap | None, start: int, end: int) -> bool:
     """A match that starts/ends with a Latin letter or digit must not be glued to another one
     (vx in xvx, top1 in top10), unless a separator stood between them in the original."""
     if start > 0 and _is_ascii_alnum(norm[start]) and _is_ascii_alnum(norm[start - 1]):
-        if starts is None or ends[start - 1] == starts[start]:  # type: ignore[index]
+        if offs is None or offs.span(start - 1, start)[1] == offs.span(start, start + 1)[0]:
             return False
     if end < len(norm) and _is_ascii_alnum(norm[end - 1]) and _is_ascii_alnum(norm[end]):
-        if starts is None or ends[end - 1] == starts[end]:  # type: ignore[index]
+        if offs is None or offs.span(end - 1, end)[1] == offs.span(end, end + 1)[0]:
             return False
     return True
 
 
-def _negated(text: str, norm: str, starts: Sequence[int] | None, start: int, window: int) -> bool:
-    if starts is None:
-        starts = range(len(norm) + 1)
+def _negated(text: str, norm: str, offs: OffsetMap | None, start: int, window: int) -> bool:
+    starts: Sequence[int] = range(len(norm) + 1) if offs is None else offs.lists()[0]
     lo = max(0, start - window)
     if lo == start or _NEGATION.search(norm, lo, start) is None:
         return False  # the usual case: no negator right before the term

@@ -21,6 +21,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import compress
 
 # Symbols that carry meaning in phrases and must survive the deletion of symbols.
 KEEP = frozenset("%+")
@@ -44,8 +45,10 @@ _SCAN_RANGES = (
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _REPEAT = re.compile(f"([{_CJK}])\\1+")
+# Every character of a run of one ideograph but the last: deleting them collapses the run. A literal ""
+# replacement stays in C (a r"\1" template is expanded by Python code for every match, ~10x slower).
+_COLLAPSE = re.compile(f"([{_CJK}])(?=\\1)")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-_KEPT_RUN = re.compile("[^\0]+")
 
 
 def _deletable(ch: str) -> bool:
@@ -131,18 +134,13 @@ class Normalizer:
         """Normalized text, no offsets."""
         if self.translatable(text) is not None:
             text = text.translate(self.table if _ASTRAL.search(text) else self._bmp)
-        if _REPEAT.search(text):
-            text = _REPEAT.sub(r"\1", text)
-        return text
+        return _COLLAPSE.sub("", text)
 
     def fold_marked(self, text: str) -> tuple[str, str]:
         """fold() for the scanner: also returns the translation with NUL where characters were deleted,
         from which offsets() rebuilds the map without translating again."""
         marked = text.translate(self._mark_table if _ASTRAL.search(text) else self._bmp_mark)
-        norm = marked.replace("\0", "")
-        if _REPEAT.search(norm):
-            norm = _REPEAT.sub(r"\1", norm)
-        return norm, marked
+        return _COLLAPSE.sub("", marked.replace("\0", "")), marked
 
     def fold_with_map(self, text: str) -> tuple[str, Sequence[int], Sequence[int]]:
         """Normalized text plus, per normalized char, the original [start, end) it stands for."""
@@ -151,26 +149,46 @@ class Normalizer:
             return text, range(len(text)), range(1, len(text) + 1)
         return self.offsets(text, self.fold_marked(text)[1])
 
-    def offsets(self, text: str, marked: str) -> tuple[str, list[int], list[int]]:
-        """The normalized text and its offset map, from fold_marked()'s translation of text."""
-        if len(marked) != len(text):
+    def offsets(self, text: str, marked: str, norm: str | None = None) -> tuple[str, list[int], list[int]]:
+        """The normalized text and its offset map, from fold_marked()'s translation of text (and, when
+        the caller has it, fold_marked()'s normalized text, which tells whether anything collapsed)."""
+        n = len(marked)
+        if n != len(text):
             return self._offsets_slow(text)  # a character expanded (⑩ -> 10): rare
-        # Deletions and 1:1 mappings: keep the positions of what survived (whole runs at a time)...
-        starts: list[int] = []
-        ends: list[int] = []
-        for m in _KEPT_RUN.finditer(marked):
-            starts.extend(range(m.start(), m.end()))
-            ends.extend(range(m.start() + 1, m.end() + 1))
-        norm = marked.replace("\0", "") if len(starts) != len(text) else marked
+        # Deletions and 1:1 mappings: the positions of what survived. A line usually loses a comma or a
+        # space or two: delete those few positions from the identity (list deletions run in C).
+        starts = list(range(n))
+        ends = list(range(1, n + 1))
+        deleted = marked.count("\0")
+        if deleted:
+            if deleted <= 8:
+                pos = marked.rfind("\0")
+                while pos != -1:
+                    del starts[pos], ends[pos]
+                    pos = marked.rfind("\0", 0, pos)
+            else:  # spaced-out evasions (全 网 最 低 价); ord("\0") is 0, so compress() keeps the rest
+                starts = list(compress(starts, map(ord, marked)))
+                ends = list(compress(ends, map(ord, marked)))
+            kept = marked.replace("\0", "")
+        else:
+            kept = marked
         # ...then fold each run of a repeated ideograph into its first character, which now spans the run.
-        runs = list(_REPEAT.finditer(norm))
-        if runs:
-            for m in reversed(runs):
+        if (len(norm) != len(kept)) if norm is not None else (_REPEAT.search(kept) is not None):
+            for m in reversed(list(_REPEAT.finditer(kept))):
                 first, stop = m.start(), m.end()
                 ends[first] = ends[stop - 1]
                 del starts[first + 1 : stop], ends[first + 1 : stop]
-            norm = _REPEAT.sub(r"\1", norm)
-        return norm, starts, ends
+            return _COLLAPSE.sub("", kept), starts, ends
+        return kept, starts, ends
+
+    def offset_map(self, text: str, marked: str, norm: str) -> OffsetMap:
+        """A lazy offset map for the scanner, from fold_marked()'s results: a line with a candidate hit
+        maps a couple of positions back (the hits' edges), so the per-character lists are only built
+        when a context check walks the text (see OffsetMap)."""
+        if len(marked) != len(text):
+            _norm, starts, ends = self._offsets_slow(text)
+            return OffsetMap(self, text, marked, norm, (starts, ends))
+        return OffsetMap(self, text, marked, norm, None)
 
     def _offsets_slow(self, text: str) -> tuple[str, list[int], list[int]]:
         table = self.table
@@ -231,3 +249,93 @@ def _ranges(cps: list[int]) -> list[tuple[int, int]]:
 def _is_cjk(c: str) -> bool:
     o = ord(c)
     return 0x3400 <= o <= 0x4DBF or 0x4E00 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF
+
+
+class OffsetMap:
+    """Normalized positions -> original code points, for a line folded by translation (same length as the
+    original, NUL where a character was deleted) and then collapse of repeated ideographs.
+
+    span() maps one hit with two short walks over the deletions and collapsed runs (a line has a few);
+    lists() builds the full per-character starts/ends (Normalizer.offsets) on first use, and span() uses
+    them instead when the walks would be long (a megabyte of spaced-out text).
+    """
+
+    __slots__ = ("_dels", "_lists", "_marked", "_norm", "_normalizer", "_runs", "_text")
+    MAX_WALK = 32
+
+    def __init__(
+        self,
+        normalizer: Normalizer,
+        text: str,
+        marked: str,
+        norm: str,
+        lists: tuple[list[int], list[int]] | None,
+    ) -> None:
+        self._normalizer = normalizer
+        self._text = text
+        self._marked = marked
+        self._norm = norm
+        self._lists = lists
+        self._dels: list[int] | None = None
+        self._runs: list[tuple[int, int]] | None = None
+
+    def lists(self) -> tuple[list[int], list[int]]:
+        if self._lists is None:
+            _norm, starts, ends = self._normalizer.offsets(self._text, self._marked, self._norm)
+            self._lists = (starts, ends)
+        return self._lists
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original [start, end) of the normalized [start, end)."""
+        if self._lists is not None:
+            return self._lists[0][start], self._lists[1][end - 1]
+        if self._dels is None and not self._index():
+            starts, ends = self.lists()
+            return starts[start], ends[end - 1]
+        first, _ = self._kept_span(start)
+        _, stop = self._kept_span(end - 1)
+        return self._marked_index(first), self._marked_index(stop - 1) + 1
+
+    def _index(self) -> bool:
+        """Find the deletions and collapsed runs; False when there are too many for short walks."""
+        marked = self._marked
+        if marked.count("\0") > self.MAX_WALK:
+            return False
+        dels = []
+        pos = marked.find("\0")
+        while pos != -1:
+            dels.append(pos)
+            pos = marked.find("\0", pos + 1)
+        kept_len = len(marked) - len(dels)
+        if kept_len != len(self._norm):  # something collapsed: where the runs are, in kept coordinates
+            kept = marked.replace("\0", "") if dels else marked
+            runs = [m.span() for m in _REPEAT.finditer(kept)]
+            if len(runs) > self.MAX_WALK:
+                return False
+            self._runs = runs
+        else:
+            self._runs = []
+        self._dels = dels
+        return True
+
+    def _kept_span(self, j: int) -> tuple[int, int]:
+        """Normalized position j -> its [first, stop) in the text before collapsing."""
+        removed = 0
+        for first, stop in self._runs:  # type: ignore[union-attr]
+            at = first - removed  # where this run's one character sits in the normalized text
+            if at > j:
+                break
+            if at == j:
+                return first, stop
+            removed += stop - first - 1
+        k = j + removed
+        return k, k + 1
+
+    def _marked_index(self, k: int) -> int:
+        """Position k in the text before collapsing -> position in the original (skip the deletions)."""
+        for d in self._dels:  # type: ignore[union-attr]
+            if d <= k:
+                k += 1
+            else:
+                break
+        return k

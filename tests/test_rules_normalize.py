@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rules import RuleEngine
-from rules.normalize import Normalizer
+from rules.normalize import Normalizer, OffsetMap
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +127,24 @@ def test_map_is_consistent_with_fold(text):
     for s, e in zip(starts, ends, strict=True):
         assert 0 <= s < e <= len(text)
     assert list(starts) == sorted(starts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(alphabet, max_size=50).map("".join), st.integers(0, 3))
+def test_lazy_offset_map_agrees_with_the_full_lists(text, walk):
+    n = Normalizer()
+    norm, marked = n.fold_marked(text)
+    folded, starts, ends = n.offsets(text, marked)
+    assert folded == norm
+    OffsetMap.MAX_WALK = walk  # also the fallback to the full lists when a line has many deletions
+    try:
+        offs = n.offset_map(text, marked, norm)
+        for s in range(len(norm)):
+            for e in range(s + 1, len(norm) + 1):
+                assert offs.span(s, e) == (starts[s], ends[e - 1])
+        assert offs.lists() == (starts, ends)
+    finally:
+        OffsetMap.MAX_WALK = 32
 
 
 @settings(max_examples=300, deadline=None)
