@@ -377,8 +377,9 @@ def _jieba():
     return jieba
 
 
-@lru_cache(maxsize=4096)
 def _cut_bounds(window: str) -> frozenset[int]:
+    # Not memoized: a cache keyed by the text around a hit would make repeated lines cheap, not scanning
+    # (the few rules with `boundary` set pay jieba only for their own candidate hits, on a short window).
     bounds = {0, len(window)}
     for _word, s, e in _jieba().tokenize(window):
         bounds.add(s)

@@ -149,3 +149,27 @@ def test_bad_arguments_exit_2():
 @pytest.mark.parametrize("sub", ["scan", "check", "eval"])
 def test_help(sub):
     assert run([sub, "--help"]).returncode == 0
+
+
+def test_scan_exits_quietly_when_the_reader_goes_away():
+    # `livebot rules scan < big.txt | head -1`: the reader closes the pipe after one line.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rules.cli", "scan"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    line = "今天全网最低价\n".encode()
+    proc.stdin.write(line)
+    proc.stdin.flush()
+    assert proc.stdout.readline().startswith(b'{"text": "')
+    proc.stdout.close()
+    try:
+        proc.stdin.write(line * 20000)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # it already left, as it should
+    err = proc.stderr.read().decode("utf-8", "replace")
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

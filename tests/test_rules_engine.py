@@ -139,3 +139,13 @@ def test_engine_is_shared_safely_between_scans(engine):
     b = engine.scan("第一次来的宝宝", "title")
     assert [h.phrase for h in a] == ["全网最低价"] and b == []
     assert engine.scan("今天全网最低价", "chat") == a
+
+
+def test_treatment_claims_report_whole_words(engine):
+    # A pattern that needs an object after 能治好 must not swallow half of it (能治好失 of 失眠).
+    for text in ["我们家的枕头睡了能治好失眠", "喝了能治好你的胃病", "这个茶能治愈失眠"]:
+        hits = engine.scan(text)
+        assert hits and all(h.severity in ("block", "warn") for h in hits), text
+        for h in hits:
+            assert h.matched == text[h.start : h.end]
+            assert h.matched in {"能治好", "治好失眠", "治好", "能治愈", "治愈失眠", "治好你的胃病"}, (text, h)
