@@ -13,6 +13,7 @@ The engine is immutable after load; a reload builds a new engine.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ _new = object.__new__
 _CJK_CHAR = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 _MACRO = re.compile(r"<([^<>]+)>")
+# One block of jieba's default cut (its re_han_default): ideographs, Latin letters, digits and +#&._%-.
+_JIEBA_BLOCK = re.compile("[\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+")
 
 # Negators that make a following medical / off-platform term a denial or a warning (不能治疗, 不要私下转账).
 # Look-aheads keep words that only start like a negation out: 别家, 别人, 没想到. (没有任何副作用 is a
@@ -380,11 +383,66 @@ def _jieba():
 def _cut_bounds(window: str) -> frozenset[int]:
     # Not memoized: a cache keyed by the text around a hit would make repeated lines cheap, not scanning
     # (the few rules with `boundary` set pay jieba only for their own candidate hits, on a short window).
-    bounds = {0, len(window)}
-    for _word, s, e in _jieba().tokenize(window):
-        bounds.add(s)
-        bounds.add(e)
-    return frozenset(bounds)
+    jieba = _jieba()
+    if _JIEBA_BLOCK.fullmatch(window) is None:  # several blocks (rare after folding): jieba's own walk
+        bounds = {0, len(window)}
+        for _word, s, e in jieba.tokenize(window):
+            bounds.add(s)
+            bounds.add(e)
+        return frozenset(bounds)
+    return frozenset(_dag_bounds(window, jieba))
+
+
+def _dag_bounds(s: str, jieba) -> set[int]:  # type: ignore[no-untyped-def]
+    """Word edges of jieba's default cut (HMM on) of one block: the same dictionary, arithmetic and
+    tie-breaking as jieba's get_DAG/calc/__cut_DAG, in one tight loop instead of generators and max()."""
+    dt = jieba.dt
+    freq = dt.FREQ
+    ln = math.log
+    logtotal = ln(dt.total)
+    n = len(s)
+    route_p = [0.0] * (n + 1)
+    route_x = [0] * (n + 1)
+    for idx in range(n - 1, -1, -1):
+        best_p = best_x = None
+        i = idx
+        frag = s[idx]
+        while i < n and frag in freq:
+            if freq[frag]:
+                p = ln(freq.get(frag) or 1) - logtotal + route_p[i + 1]
+                if best_p is None or p > best_p or (p == best_p and i > best_x):
+                    best_p, best_x = p, i
+            i += 1
+            frag = s[idx : i + 1]
+        if best_p is None:  # no dictionary word starts here: the character alone
+            best_p, best_x = ln(freq.get(s[idx]) or 1) - logtotal + route_p[idx + 1], idx
+        route_p[idx] = best_p
+        route_x[idx] = best_x
+    bounds = {0, n}
+    x = 0
+    buf_start = -1  # start of the current run of single characters
+    while x <= n:
+        y = route_x[x] + 1 if x < n else n
+        if x < n and y - x == 1:
+            if buf_start < 0:
+                buf_start = x
+        else:
+            if buf_start >= 0:
+                buf = s[buf_start:x]
+                if len(buf) > 1 and not freq.get(buf):
+                    pos = buf_start
+                    for word in jieba.finalseg.cut(buf):
+                        pos += len(word)
+                        bounds.add(pos)
+                else:
+                    bounds.update(range(buf_start, x + 1))
+                buf_start = -1
+            bounds.add(x)
+            bounds.add(y)
+        if x == n:
+            break
+        x = y
+    return bounds
 
 
 def _on_word_boundaries(norm: str, start: int, end: int) -> bool:

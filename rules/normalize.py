@@ -289,12 +289,29 @@ class OffsetMap:
         """Original [start, end) of the normalized [start, end)."""
         if self._lists is not None:
             return self._lists[0][start], self._lists[1][end - 1]
-        if self._dels is None and not self._index():
-            starts, ends = self.lists()
-            return starts[start], ends[end - 1]
-        first, _ = self._kept_span(start)
-        _, stop = self._kept_span(end - 1)
-        return self._marked_index(first), self._marked_index(stop - 1) + 1
+        dels = self._dels
+        if dels is None:
+            if not self._index():
+                starts, ends = self.lists()
+                return starts[start], ends[end - 1]
+            dels = self._dels
+        if self._runs:
+            first = self._kept_span(start)[0]
+            last = self._kept_span(end - 1)[1] - 1
+        else:
+            first, last = start, end - 1
+        # The walks over the deletions are inlined: this runs for every hit on a folded line.
+        for d in dels:  # type: ignore[union-attr]
+            if d <= first:
+                first += 1
+            else:
+                break
+        for d in dels:  # type: ignore[union-attr]
+            if d <= last:
+                last += 1
+            else:
+                break
+        return first, last + 1
 
     def _index(self) -> bool:
         """Find the deletions and collapsed runs; False when there are too many for short walks."""
@@ -330,12 +347,3 @@ class OffsetMap:
             removed += stop - first - 1
         k = j + removed
         return k, k + 1
-
-    def _marked_index(self, k: int) -> int:
-        """Position k in the text before collapsing -> position in the original (skip the deletions)."""
-        for d in self._dels:  # type: ignore[union-attr]
-            if d <= k:
-                k += 1
-            else:
-                break
-        return k

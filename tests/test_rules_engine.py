@@ -1,8 +1,11 @@
 """RuleEngine.scan: hits, offsets into the original text, allow-contexts, negation, scopes."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rules import Hit, RuleEngine
+from rules import engine as engine_module
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +152,17 @@ def test_treatment_claims_report_whole_words(engine):
         for h in hits:
             assert h.matched == text[h.start : h.end]
             assert h.matched in {"能治好", "治好失眠", "治好", "能治愈", "治愈失眠", "治好你的胃病"}, (text, h)
+
+
+_JIEBA_CHARS = [*"特供专内的了是我们这个以前普通人根本喝部队好吧家酒茶米", *"ab1%._-+ ，"]
+_JIEBA_TEXT = st.lists(st.sampled_from(_JIEBA_CHARS), max_size=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JIEBA_TEXT.map("".join))
+def test_word_edges_are_jiebas_own(window):
+    # The boundary check's tight loop must give exactly jieba's default cut (HMM on).
+    expected = {0, len(window)}
+    for _word, start, end in engine_module._jieba().tokenize(window):
+        expected.update((start, end))
+    assert engine_module._cut_bounds(window) == expected
