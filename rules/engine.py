@@ -255,7 +255,9 @@ class RuleEngine:
             # offsets want them collapsed, so fold and match again (rare: only lines with a double).
             norm, marked = self._fold_marked(text)
             found = self._find(norm)
-        if marked is not None:
+        if marked is not None and not (len(marked) == len(text) == len(norm)):
+            # (Same length all through: only 1:1 mappings such as traditional -> simplified, so the
+            # offsets are the identity.)
             offs = self._norm.offset_map(text, marked, norm)
         cands: list[tuple[int, int, tuple | None]] = []  # start, end, (rule, phrase, template) or allow
         pattern_ids: set[int] | None = None
