@@ -40,17 +40,8 @@ sys.path.insert(0, str(ROOT))
 from bot.config import ensure_tokens, parse_config  # noqa: E402
 from bot.service import Service  # noqa: E402
 from overlay.app import create_app  # noqa: E402
+from tests.chromium import launch_chromium  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 VIOLATION = "这款面霜是全网最低价"
 
 OBSERVE = """() => {
@@ -183,7 +174,7 @@ async def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         async with service(Path(tmp)) as (base, room), echo_server() as echo_base, async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = await launch_chromium(pw)
             chromium = browser.version
             page = await browser.new_page(viewport={"width": 1920, "height": 1080})
             # short-lived cards, so every sample adds a new card instead of merging into the last one

@@ -23,16 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 # Stands in for the video under the OBS source; the page itself is transparent.
 BACKDROP = "html { background: linear-gradient(135deg, #39424e 0%, #5b6776 55%, #7d8a96 100%) !important; }"
 
@@ -101,8 +91,10 @@ async def demo_service(speed: float) -> AsyncIterator[tuple[str, str, str]]:
 async def capture(base: str, room: str, token: str, out: Path, timeout: float, only: list[str]) -> None:
     from playwright.async_api import async_playwright
 
+    from tests.chromium import launch_chromium
+
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = await launch_chromium(pw)
 
         async def one(name: str) -> None:
             path, ready, (width, height), scale = PAGES[name]

@@ -8,7 +8,6 @@ prove that a hostile payload ran nothing, and counts the oscillators the warning
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,19 +19,8 @@ import pytest_asyncio
 from bot.config import Settings
 from bot.faq import FaqStore
 from bot.service import RuleSet, Service
+from tests.chromium import CHROMIUM, launch_chromium
 from tests.support import DEMO_FAQ, Running, make_settings, running_service
-
-CHROMIUM = Path(os.environ.get("LIVEBOT_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 # Counts what the warning chime does without needing a sound card: every oscillator started.
 COUNT_OSCILLATORS = """
@@ -67,7 +55,7 @@ async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = await launch_chromium(pw)
         try:
             yield chromium
         finally:
