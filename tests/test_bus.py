@@ -8,24 +8,7 @@ import logging
 import pytest
 
 from bot.bus.memory import MemoryBus
-from bot.events import ChatMessage, Event
-
-
-def chat(room: str, n: int) -> ChatMessage:
-    return ChatMessage(room=room, text=f"m{n}")
-
-
-async def take(sub, n: int, timeout: float = 2.0) -> list[Event]:  # type: ignore[no-untyped-def]
-    out: list[Event] = []
-
-    async def run() -> None:
-        async for ev in sub:
-            out.append(ev)
-            if len(out) == n:
-                return
-
-    await asyncio.wait_for(run(), timeout)
-    return out
+from tests.bus_support import chat, take
 
 
 @pytest.mark.asyncio

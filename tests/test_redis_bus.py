@@ -12,27 +12,12 @@ import pytest_asyncio
 
 from bot.bus.redis import RedisBus, current_unit
 from bot.bus.redis_keys import Keys
-from bot.events import ChatMessage, Event
+from tests.bus_support import chat, take
 from tests.redis_support import RedisServer, needs_redis, redis_server  # noqa: F401 - fixture
 
 pytestmark = needs_redis
 
 
-def chat(room: str, n: int) -> ChatMessage:
-    return ChatMessage(room=room, text=f"m{n}")
-
-
-async def take(sub, n: int, within: float = 5.0) -> list[Event]:  # type: ignore[no-untyped-def]
-    out: list[Event] = []
-
-    async def run() -> None:
-        async for ev in sub:
-            out.append(ev)
-            if len(out) == n:
-                return
-
-    await asyncio.wait_for(run(), within)
-    return out
 
 
 @pytest_asyncio.fixture
