@@ -9,6 +9,8 @@ window, then delivers live events in order. A subscriber that falls too far behi
 from __future__ import annotations
 
 import abc
+import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 
 from bot.events import Event
@@ -27,6 +29,44 @@ class Subscription(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None: ...
+
+
+#: put in a subscriber's queue to end its iteration
+CLOSED = object()
+
+
+class QueuedSubscription(Subscription):
+    """A subscription fed by its bus through a bounded queue that never blocks the publisher.
+
+    The bus ``_offer``s each event; a False answer means the subscriber is too far behind and is
+    to be dropped. ``_end`` puts a marker in the queue so the iterator stops after what it holds.
+    """
+
+    def _init_queue(self, limit: int) -> None:
+        # an unbounded deque with our own bound: offering never waits and never raises mid-fan-out
+        self._queue: deque[Event | object] = deque()
+        self._limit = limit
+        self._wakeup = asyncio.Event()
+        self.closed = False
+
+    def _offer(self, event: Event) -> bool:
+        if len(self._queue) >= self._limit:
+            return False
+        self._queue.append(event)
+        self._wakeup.set()
+        return True
+
+    def _end(self, marker: object = CLOSED) -> None:
+        self.closed = True
+        self._queue.append(marker)
+        self._wakeup.set()
+
+    async def _next(self) -> Event | object:
+        """The next queued event or end marker, waiting for one."""
+        while not self._queue:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self._queue.popleft()
 
 
 class Bus(abc.ABC):

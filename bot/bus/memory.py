@@ -2,53 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
 
-from bot.bus.base import Bus, Subscription
+from bot.bus.base import CLOSED, Bus, QueuedSubscription
 from bot.events import Event
 
 log = logging.getLogger(__name__)
 
-_CLOSED = object()
-
-
-class MemorySubscription(Subscription):
+class MemorySubscription(QueuedSubscription):
     def __init__(self, bus: MemoryBus, room: str, backlog: list[Event], queue_size: int) -> None:
         self._bus = bus
         self.room = room
         self._backlog = backlog
-        # unbounded deque + our own bound: put never blocks and never raises QueueFull mid-fan-out
-        self._queue: deque[Event | object] = deque()
-        self._limit = queue_size
-        self._wakeup = asyncio.Event()
-        self.closed = False
-
-    def _offer(self, event: Event) -> bool:
-        """Deliver without blocking; False when this subscriber is too far behind."""
-        if len(self._queue) >= self._limit:
-            return False
-        self._queue.append(event)
-        self._wakeup.set()
-        return True
-
-    def _end(self) -> None:
-        self.closed = True
-        self._queue.append(_CLOSED)
-        self._wakeup.set()
+        self._init_queue(queue_size)
 
     async def _iterate(self) -> AsyncIterator[Event]:
         for event in self._backlog:
             yield event
         self._backlog = []
         while True:
-            while not self._queue:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            item = self._queue.popleft()
-            if item is _CLOSED:
+            item = await self._next()
+            if item is CLOSED:
                 return
             assert isinstance(item, Event)
             yield item

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.adapters.base import Backoff
-from bot.bus.base import Bus, Subscription
+from bot.bus.base import CLOSED, Bus, QueuedSubscription
 from bot.bus.redis_keys import Keys
 from bot.bus.redis_link import OUTAGE_ERRORS, RedisLink, ScriptBatcher
 from bot.bus.stream_tail import Entries, StreamTail
@@ -401,11 +401,10 @@ def _text(value: Any) -> str:
 
 # --- reading ------------------------------------------------------------------------------------
 
-_CLOSED = object()
 _RESET = object()
 
 
-class RedisSubscription(Subscription):
+class RedisSubscription(QueuedSubscription):
     def __init__(self, bus: RedisBus, room: str, after_seq: int | None, queue_size: int) -> None:
         self._bus = bus
         self.room = room
@@ -413,23 +412,8 @@ class RedisSubscription(Subscription):
         # live only: start after what this node believes is the newest (what the hello reports)
         self._known = after_seq is not None or room in bus._last or room in bus._writers
         self.pos = after_seq if after_seq is not None else bus.last_seq(room)
-        self._queue: deque[Event | object] = deque()
-        self._limit = queue_size
-        self._wakeup = asyncio.Event()
-        self.closed = False
+        self._init_queue(queue_size)
         self.attached = False
-
-    def _offer(self, event: Event) -> bool:
-        if len(self._queue) >= self._limit:
-            return False
-        self._queue.append(event)
-        self._wakeup.set()
-        return True
-
-    def _end(self, marker: object = _CLOSED) -> None:
-        self.closed = True
-        self._queue.append(marker)
-        self._wakeup.set()
 
     async def _page(self, after: int, upto: int | None = None) -> list[Event]:
         while True:
@@ -469,11 +453,8 @@ class RedisSubscription(Subscription):
             # then live, through the node's shared tail
             self._bus._attach(self)
         while True:
-            while not self._queue:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            item = self._queue.popleft()
-            if item is _CLOSED or item is _RESET:
+            item = await self._next()
+            if item is CLOSED or item is _RESET:
                 return
             assert isinstance(item, Event)
             if item.seq <= self.pos:
