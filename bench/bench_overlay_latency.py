@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import os
 import platform
-import socket
 import statistics
 import sys
 import tempfile
@@ -38,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import ensure_tokens, parse_config  # noqa: E402
-from bot.service import Service  # noqa: E402
-from overlay.app import create_app  # noqa: E402
 from tests.chromium import launch_chromium  # noqa: E402
+from tests.loopback.common import free_port  # noqa: E402
+from tests.support import running_service  # noqa: E402
 
 VIOLATION = "这款面霜是全网最低价"
 
@@ -71,12 +70,6 @@ BROWSER_ECHO = """async (n) => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def pct(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -93,6 +86,7 @@ def row(name: str, ms: list[float]) -> str:
 
 @contextlib.asynccontextmanager
 async def service(state: Path) -> AsyncIterator[tuple[str, Any]]:
+    """The real service on a loopback port, one replay room with an empty show; yields (base URL, room)."""
     recording = state / "empty.jsonl"
     recording.write_text("", "utf-8")
     data = {
@@ -101,16 +95,8 @@ async def service(state: Path) -> AsyncIterator[tuple[str, Any]]:
         "rooms": [{"name": "bench", "platform": "replay", "recording": str(recording), "packs": ["builtin"]}],
     }
     settings, _ = ensure_tokens(parse_config(data, "<bench>"))
-    svc = Service(settings)
-    app = create_app(settings, bus=svc.bus, ingest=svc.ingest, status=svc.status)
-    app.cleanup_ctx.append(svc.cleanup_ctx)
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", settings.server.port).start()
-    try:
-        yield f"http://127.0.0.1:{settings.server.port}", settings.rooms[0]
-    finally:
-        await runner.cleanup()
+    async with running_service(settings) as run:
+        yield run.base_url, settings.rooms[0]
 
 
 @contextlib.asynccontextmanager

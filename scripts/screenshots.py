@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -56,36 +55,20 @@ PAGES = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def demo_service(speed: float) -> AsyncIterator[tuple[str, str, str]]:
     """The demo show through the real service, on a loopback port; yields (base URL, room, token)."""
-    from aiohttp import web
-
     from bot.cli import demo_settings
     from bot.config import ensure_tokens
-    from bot.service import Service
-    from overlay.app import create_app
+    from tests.loopback.common import free_port
+    from tests.support import running_service
 
     with tempfile.TemporaryDirectory() as state:
         args = argparse.Namespace(host="127.0.0.1", port=free_port(), state_dir=state, speed=speed, once=False)
         settings, _ = ensure_tokens(demo_settings(args))
-        service = Service(settings)
-        app = create_app(settings, bus=service.bus, ingest=service.ingest, status=service.status)
-        app.cleanup_ctx.append(service.cleanup_ctx)
-        runner = web.AppRunner(app, shutdown_timeout=2.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", settings.server.port).start()
-        try:
+        async with running_service(settings) as run:
             room = settings.rooms[0]
-            yield f"http://127.0.0.1:{settings.server.port}", room.name, room.overlay_token
-        finally:
-            await runner.cleanup()
+            yield run.base_url, room.name, room.overlay_token
 
 
 async def capture(base: str, room: str, token: str, out: Path, timeout: float, only: list[str]) -> None:

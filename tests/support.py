@@ -68,3 +68,17 @@ async def running_service(settings: Settings, service: Service | None = None) ->
         yield Running(settings, service, app, f"http://{settings.server.host}:{settings.server.port}")
     finally:
         await runner.cleanup()
+
+
+async def post_speech(running: Running, text: str, segment: str, *, final: bool = True) -> None:
+    """Post one speech segment to the first room's ingest, as an ASR tool would; it must be accepted."""
+    import aiohttp
+
+    room = running.settings.rooms[0]
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{running.base_url}/api/rooms/{room.name}/speech",
+            json={"text": text, "segment": segment, "final": final},
+            headers={"Authorization": f"Bearer {room.ingest_token}"},
+        ) as resp:
+            assert resp.status == 202, await resp.text()

@@ -6,7 +6,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from bot.events import (
@@ -22,7 +21,7 @@ from bot.events import (
     Warning,
 )
 from tests.browser.conftest import quiet_room_settings, serve, wait_connected
-from tests.support import DEMO_FAQ, Running
+from tests.support import DEMO_FAQ, Running, post_speech
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -44,16 +43,6 @@ def viewer(name: str = "小鹿乱撞", uid: str = "1001") -> User:
 async def emit(running: Running, event: Any) -> None:
     await running.service.runners[event.room].pipeline.emit(event)
 
-
-async def post_speech(running: Running, text: str, segment: str, *, final: bool = True) -> None:
-    room = running.settings.rooms[0]
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{running.base_url}/api/rooms/{room.name}/speech",
-            json={"text": text, "segment": segment, "final": final},
-            headers={"Authorization": f"Bearer {room.ingest_token}"},
-        ) as resp:
-            assert resp.status == 202
 
 
 def console_url(running: Running, token: str | None = None) -> str:

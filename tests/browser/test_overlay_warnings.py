@@ -7,12 +7,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from bot.events import PlatformNotice, Warning
 from tests.browser.conftest import quiet_room_settings, serve, wait_connected
-from tests.support import Running
+from tests.support import Running, post_speech
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -27,16 +26,6 @@ OTHER_VIOLATIONS = [
     "加我微信私下交易",
 ]
 
-
-async def post_speech(running: Running, text: str, segment: str, *, final: bool = True) -> None:
-    room = running.settings.rooms[0]
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{running.base_url}/api/rooms/{room.name}/speech",
-            json={"text": text, "segment": segment, "final": final},
-            headers={"Authorization": f"Bearer {room.ingest_token}"},
-        ) as resp:
-            assert resp.status == 202, await resp.text()
 
 
 async def emit(running: Running, event: Any) -> None:
