@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 from bot.bus.redis import RedisBus  # noqa: E402
 from bot.bus.redis_keys import Keys  # noqa: E402
 from bot.bus.redis_link import RedisLink  # noqa: E402
+from bot.cluster.webnode import INGEST_LUA  # noqa: E402
 from bot.events import AnchorSpeech, ChatMessage, User  # noqa: E402
-from bot.webnode import INGEST_LUA  # noqa: E402
 
 PREFIX = "bench"
 

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, ensure_tokens, load_config, parse_config
+from bot.urls import print_urls
 
 log = logging.getLogger("livebot")
 
@@ -26,32 +27,6 @@ def _setup_logging(verbose: bool) -> None:
     logging.getLogger("jieba").setLevel(logging.WARNING)
 
 
-def _base_url(settings: Settings) -> str:
-    host = settings.server.host
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.server.port}"
-
-
-def print_urls(settings: Settings, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
-    base = _base_url(settings)
-    for room in settings.rooms:
-        print(f"room {room.name} ({room.platform} {room.room_id or room.recording})", file=out)
-        overlay = f"{base}/overlay/{room.name}"
-        print(f"  OBS browser source (1920x1080), warnings: {overlay}/warnings?token={room.overlay_token}", file=out)
-        print(f"  OBS browser source (1920x1080), FAQ cards: {overlay}/faq?token={room.overlay_token}", file=out)
-        print(f"  OBS browser source (1920x1080), chat: {overlay}/chat?token={room.overlay_token}", file=out)
-        print(f"  console (second screen): {base}/console/{room.name}?token={room.overlay_token}", file=out)
-        print(
-            f"  speech ingest: POST {base}/api/rooms/{room.name}/speech  (Authorization: Bearer {room.ingest_token})",
-            file=out,
-        )
-    print(f"health: {base}/healthz", file=out)
-    out.flush()
-
-
 def serve(settings: Settings) -> int:
     """Run the bot and its web app until interrupted (SIGINT/SIGTERM shut down gracefully)."""
     from aiohttp import web
@@ -61,7 +36,7 @@ def serve(settings: Settings) -> int:
 
     if settings.redis.url:
         # rooms shared through Redis: this process is one worker and one web node at once
-        from bot.roles import run_node
+        from bot.cluster.roles import run_node
 
         return run_node(settings, worker=True, web=True)
     from bot.metrics import NodeCollector, add_metrics
@@ -161,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_cli.register(sub)
     faq_cli.register(sub)
 
-    from bot import roles
+    from bot.cluster import roles
 
     roles.register(sub)
     return parser

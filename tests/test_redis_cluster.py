@@ -12,7 +12,7 @@ import pytest_asyncio
 
 from bot.bus.redis_keys import Keys
 from bot.bus.redis_link import RedisLink
-from bot.cluster import TICK_SHARE, TTL_SHARE, RoomLeases
+from bot.cluster.leases import TICK_SHARE, TTL_SHARE, RoomLeases
 from tests.redis_support import RedisServer, needs_redis, redis_server  # noqa: F401 - fixture
 
 pytestmark = needs_redis

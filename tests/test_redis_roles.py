@@ -17,8 +17,8 @@ from aiohttp import web
 
 from bot.bus.redis_keys import Keys
 from bot.bus.redis_link import RedisLink
-from bot.roles import build_app
-from bot.shared_files import SharedFiles
+from bot.cluster.roles import build_app
+from bot.cluster.shared_files import SharedFiles
 from tests.redis_support import RedisServer, needs_redis, redis_server  # noqa: F401 - fixture
 from tests.support import DEMO_FAQ, DEMO_RECORDING, ROOT, free_port, make_settings
 

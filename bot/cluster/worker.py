@@ -30,14 +30,14 @@ from bot.audit import AuditLog
 from bot.bus.redis import RedisBus, current_unit
 from bot.bus.redis_link import OUTAGE_ERRORS
 from bot.bus.stream_tail import Entries, StreamTail
-from bot.cluster import RoomLeases, new_worker_id
+from bot.cluster.leases import RoomLeases, new_worker_id
+from bot.cluster.shared_files import SharedFiles
 from bot.config import RoomSettings, Settings
 from bot.events import AnchorSpeech, Event, EventFormatError, RoomStatus, User, event_from_dict
 from bot.faq.redis_state import RedisReplyStates
 from bot.faq.state import ReplyState
 from bot.room import RoomPipeline
 from bot.service import Service
-from bot.shared_files import SharedFiles
 
 log = logging.getLogger(__name__)
 

@@ -28,9 +28,9 @@ from aiohttp import web
 
 from bot.bus.redis import RedisBus, event_payload
 from bot.bus.redis_link import OUTAGE_ERRORS
+from bot.cluster.shared_files import SharedFiles
 from bot.config import Settings
 from bot.events import Event
-from bot.shared_files import SharedFiles
 
 log = logging.getLogger(__name__)
 

@@ -46,9 +46,9 @@ def build_app(settings: Settings, *, worker: bool, web: bool):  # type: ignore[n
     from aiohttp import web as aioweb
 
     from bot.bus.redis import RedisBus
+    from bot.cluster.webnode import WebNode
+    from bot.cluster.worker import Worker
     from bot.metrics import NodeCollector, add_metrics
-    from bot.webnode import WebNode
-    from bot.worker import Worker
 
     bus = RedisBus.from_settings(settings, watch_rooms=[r.name for r in settings.rooms] if web else ())
     work = Worker(settings, bus=bus) if worker else None
@@ -127,7 +127,7 @@ def cmd_web(args: argparse.Namespace) -> int:
         return 2
     if args.port is not None:
         settings = dataclasses.replace(settings, server=dataclasses.replace(settings.server, port=args.port))
-    from bot.cli import print_urls
+    from bot.urls import print_urls
 
     print_urls(settings)
     return run_node(settings, worker=False, web=True)
