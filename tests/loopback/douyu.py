@@ -131,9 +131,7 @@ class Client(Peer):
 
 
 class DouyuLoopback(LoopbackServer[Client]):
-    def __init__(
-        self, *, room_id: int = 288016, live: bool = True, gifts: list[dict[str, Any]] | None = None
-    ) -> None:
+    def __init__(self, *, room_id: int = 288016, live: bool = True, gifts: list[dict[str, Any]] | None = None) -> None:
         super().__init__()
         self.room_id = room_id
         self.live = live

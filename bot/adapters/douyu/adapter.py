@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
-from bot.adapters.base import Backoff, ProtocolError, SendError, WebsocketAdapter
+from bot.adapters.base import Backoff, ProtocolError, Redial, SendError, WebsocketAdapter
 from bot.adapters.douyu import stt
 from bot.adapters.douyu.messages import MessageError, MessageParser
 from bot.adapters.douyu.packets import MAX_PACKET, Junk, PacketError, Splitter, encode
@@ -58,6 +58,7 @@ class DouyuAdapter(WebsocketAdapter):
         self._live: bool | None = None
         self._pending: list[Event] = []
         self._api_failed_logged = False
+        self._joined = False  # whether the current connection got its login reply
 
     @property
     def other_types(self) -> dict[str, int]:
@@ -103,7 +104,7 @@ class DouyuAdapter(WebsocketAdapter):
             await ws.send_bytes(encode(stt.dumps({"type": "loginreq", "roomid": self.room_id})))
             deadline = asyncio.get_running_loop().time() + s.connect_timeout_seconds
             splitter = Splitter(self.max_packet)
-            joined = False
+            joined = self._joined = False
             while True:
                 msg = await self._receive(
                     ws,
@@ -131,7 +132,7 @@ class DouyuAdapter(WebsocketAdapter):
                         await ws.send_bytes(
                             encode(stt.dumps({"type": "joingroup", "rid": self.room_id, "gid": GROUP_ALL}))
                         )
-                        joined = True
+                        joined = self._joined = True
                         st = self._connected(
                             ws, f"room {self.room_id}", beat=HEARTBEAT, every=s.heartbeat_seconds, at_once=False
                         )
@@ -142,6 +143,11 @@ class DouyuAdapter(WebsocketAdapter):
                         yield ev
         finally:
             await self._hang_up()
+
+    def _ended(self, target: str, exc: Exception | None) -> Redial:
+        if isinstance(exc, TimeoutError) and not self._joined:
+            return Redial(f"no login reply within {self.settings.connect_timeout_seconds:g} s")
+        return super()._ended(target, exc)
 
     def _fields(self, body: str) -> dict[str, str] | None:
         try:

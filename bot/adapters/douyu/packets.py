@@ -7,9 +7,11 @@ several packets; a packet may also be cut across two messages.
 ``Splitter.feed`` walks a message with work bounded by its size and never raises: a packet whose
 header lies (lengths that disagree, a length too small or too large, a wrong type, non-zero
 flag bytes) or whose body breaks the rules (no final NUL, a NUL inside, not UTF-8) is reported as
-a ``Junk`` item and the walk goes on at the next place a sound header starts. A tail too short to
-be whole is kept for the next message, unless that message itself starts with a sound header:
-then the tail was a lie (its length promised bytes that never came) and is junk.
+a ``Junk`` item and the walk goes on at the next place a sound header starts. Since a body holds
+no NUL and every header does, no true header starts inside a true packet: a length that runs
+past the next sound header is a lie, and a random prefix never hides the packet after it. A tail
+too short to be whole is kept for the next message, unless that message itself starts with a
+sound header: then the tail was a lie (its length promised bytes that never came) and is junk.
 """
 
 from __future__ import annotations
@@ -128,12 +130,22 @@ class Splitter:
                 at = nxt
                 continue
             if at + size > end:
+                nxt = self._resync(data, at + 1)
+                if nxt < end:
+                    # a body holds no NUL, so no header can start inside a true one: this length lied
+                    out.append(Junk(f"length {size - 4} runs into the next packet", nxt - at))
+                    at = nxt
+                    continue
                 self._tail = data[at:]
                 break
             try:
                 out.append(Packet(HEADER.unpack_from(data, at)[2], decode_body(data[at + HEADER_SIZE : at + size])))
             except PacketError as exc:
-                out.append(Junk(str(exc), size))
+                # the header may have lied about where the body ends: look for the next one inside it
+                nxt = self._resync(data, at + 1)
+                out.append(Junk(str(exc), nxt - at))
+                at = nxt
+                continue
             at += size
         return out
 
