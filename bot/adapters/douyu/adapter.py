@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -32,6 +33,8 @@ RECEIVE_GRACE = 10.0  # no data for heartbeat + this many seconds = a dead conne
 #: largest websocket message accepted (several packets)
 MAX_MESSAGE = 4 * MAX_PACKET
 GROUP_ALL = "-9999"
+#: the room API is asked at most this often, however often the websocket redials
+ROOM_API_EVERY = 60.0
 
 
 class ServerError(ProtocolError):
@@ -59,6 +62,7 @@ class DouyuAdapter(WebsocketAdapter):
         self._pending: list[Event] = []
         self._api_failed_logged = False
         self._joined = False  # whether the current connection got its login reply
+        self._api_at: float | None = None
 
     @property
     def other_types(self) -> dict[str, int]:
@@ -68,7 +72,9 @@ class DouyuAdapter(WebsocketAdapter):
     # --- receiving -------------------------------------------------------------------------------
 
     async def _target(self) -> str:
-        if self.settings.room_api_base:
+        now = time.monotonic()
+        if self.settings.room_api_base and (self._api_at is None or now - self._api_at >= ROOM_API_EVERY):
+            self._api_at = now
             await self._read_room_api()
         return self.settings.danmaku_url
 
@@ -82,6 +88,15 @@ class DouyuAdapter(WebsocketAdapter):
                 self._api_failed_logged = True
                 self._log.warning("room %s: Douyu room API failed (%s); reading chat without it", self.room, exc)
             return
+        if self._live is None:
+            self._log.info(
+                "room %s: Douyu room %d of %s is %s; %d gift prices known",
+                self.room,
+                self.room_id,
+                info.owner_name or "?",
+                "live" if info.live else "offline" if info.live is False else "in an unknown state",
+                len(info.gifts),
+            )
         self._api_failed_logged = False
         if info.gifts:
             self.parser.gifts = info.gifts
