@@ -265,3 +265,13 @@ async def test_sending_is_refused_clearly(server, http) -> None:
 def test_room_id_must_be_a_number(http) -> None:
     with pytest.raises(ValueError, match="number"):
         DouyuAdapter(RoomSettings(name="dy", platform="douyu", room_id="abc"), DouyuSettings(), http)
+
+
+@pytest.mark.asyncio
+async def test_a_refused_connection_is_retried_with_a_plain_reason(server, http) -> None:
+    c = Collector(make_adapter(server, http, danmaku_url=f"ws://127.0.0.1:{free_port()}/"))
+    await c.wait_state("reconnecting")
+    (st,) = [s for s in c.of(RoomStatus) if s.state == "reconnecting"]
+    assert "login reply" not in st.detail and st.detail
+    await c.close()
+    assert c.states[-1] == "closed" and c.error is None

@@ -61,7 +61,8 @@ class DouyuAdapter(WebsocketAdapter):
         self._live: bool | None = None
         self._pending: list[Event] = []
         self._api_failed_logged = False
-        self._joined = False  # whether the current connection got its login reply
+        #: where the current connection is: "dialling", "login" (loginreq sent) or "joined"
+        self._stage = "dialling"
         self._api_at: float | None = None
 
     @property
@@ -109,21 +110,22 @@ class DouyuAdapter(WebsocketAdapter):
     async def _connection(self, url: str) -> AsyncIterator[Event]:
         """One websocket connection: login, join, then events until it ends (returns) or breaks (raises)."""
         s = self.settings
+        self._stage = "dialling"
+        pending, self._pending = self._pending, []
+        for ev in pending:  # what the room API said, even while the websocket does not connect
+            yield ev
         ws = await self._dial(url, s.connect_timeout_seconds, max_msg_size=MAX_MESSAGE)
         try:
-            pending, self._pending = self._pending, []
-            for ev in pending:
-                yield ev
             if self._closed:
                 return
             await ws.send_bytes(encode(stt.dumps({"type": "loginreq", "roomid": self.room_id})))
+            self._stage = "login"
             deadline = asyncio.get_running_loop().time() + s.connect_timeout_seconds
             splitter = Splitter(self.max_packet)
-            joined = self._joined = False
             while True:
                 msg = await self._receive(
                     ws,
-                    ready=joined,
+                    ready=self._stage == "joined",
                     deadline=deadline,
                     idle=s.heartbeat_seconds + self.receive_grace,
                     awaiting="login reply",
@@ -143,11 +145,11 @@ class DouyuAdapter(WebsocketAdapter):
                     kind = fields.get("type")
                     if kind == "error":
                         raise ServerError(f"Douyu error code {fields.get('code', '?')[:20]}")
-                    if kind == "loginres" and not joined:
+                    if kind == "loginres" and self._stage == "login":
                         await ws.send_bytes(
                             encode(stt.dumps({"type": "joingroup", "rid": self.room_id, "gid": GROUP_ALL}))
                         )
-                        joined = self._joined = True
+                        self._stage = "joined"
                         st = self._connected(
                             ws, f"room {self.room_id}", beat=HEARTBEAT, every=s.heartbeat_seconds, at_once=False
                         )
@@ -160,7 +162,7 @@ class DouyuAdapter(WebsocketAdapter):
             await self._hang_up()
 
     def _ended(self, target: str, exc: Exception | None) -> Redial:
-        if isinstance(exc, TimeoutError) and not self._joined:
+        if isinstance(exc, TimeoutError) and self._stage == "login":
             return Redial(f"no login reply within {self.settings.connect_timeout_seconds:g} s")
         return super()._ended(target, exc)
 
