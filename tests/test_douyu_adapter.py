@@ -80,7 +80,7 @@ async def test_heartbeats_repeat_and_are_mrkl_packets(server, http) -> None:
     c = Collector(make_adapter(server, http, heartbeat_seconds=0.2))
     client = await server.wait_joined(1)
     await server.wait_heartbeats(client, 3)
-    assert [p for p in client.packets[2:5]] == [{"type": "mrkl"}] * 3
+    assert client.packets[2:5] == [{"type": "mrkl"}] * 3
     assert client.heartbeats[2] - client.heartbeats[0] >= 0.3  # spaced, not a burst
     assert client.problem == ""  # every packet the adapter sent passed the server's byte checks
     await c.close()

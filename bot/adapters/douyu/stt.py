@@ -3,7 +3,7 @@
 Escaping: ``@`` -> ``@A`` first, then ``/`` -> ``@S`` (the other order would turn the ``@`` of every
 ``@S`` into ``@AS``). Unescaping is the mirror: ``@S`` -> ``/`` before ``@A`` -> ``@``; done the
 other way round, a literal ``@S`` in a viewer's text (wire ``@AS``) comes out as ``/``. Here it is
-one left-to-right scan, which gives exactly that result and rejects any other ``@`` sequence.
+checked first (any other ``@`` sequence is rejected), then replaced in that order.
 
 Nested values are STT text again, escaped once more: a map value is the map's own STT text
 (``eid@=1/etp@=2/``) escaped, a list value is its items (each escaped) each followed by ``/``. The
@@ -17,10 +17,13 @@ pair without ``@=`` or a key that is not a short printable name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 MAX_FIELDS = 512
 MAX_KEY = 64
+
+_BAD_ESCAPE = re.compile(r"@(?:[^AS]|$)", re.DOTALL)
 
 #: what an encoded value may be: a string, a map of them, a list of them, nested
 Value = str | int | Mapping[str, "Value"] | Sequence["Value"]
@@ -41,21 +44,12 @@ def unescape(text: str) -> str:
     """``@S`` -> ``/`` and ``@A`` -> ``@``; any other ``@`` (or one at the end) is an ``SttError``."""
     if "@" not in text:
         return text
-    out: list[str] = []
-    start = 0
-    while True:
-        at = text.find("@", start)
-        if at < 0:
-            out.append(text[start:])
-            return "".join(out)
-        code = text[at + 1 : at + 2]
-        if code == "S":
-            out.append(text[start:at] + "/")
-        elif code == "A":
-            out.append(text[start:at] + "@")
-        else:
-            raise SttError(f"bad escape {text[at : at + 2]!r} at {at}")
-        start = at + 2
+    bad = _BAD_ESCAPE.search(text)
+    if bad is not None:
+        raise SttError(f"bad escape {bad.group()!r} at {bad.start()}")
+    # every '@' starts @A or @S (checked above); @S first, so the '@' that @A yields never pairs
+    # with a following 'S' into a '/'
+    return text.replace("@S", "/").replace("@A", "@")
 
 
 # --- encoding ------------------------------------------------------------------------------------
