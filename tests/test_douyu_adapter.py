@@ -3,6 +3,7 @@ hostile frames, reconnects and the optional room API."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -275,3 +276,35 @@ async def test_a_refused_connection_is_retried_with_a_plain_reason(server, http)
     assert "login reply" not in st.detail and st.detail
     await c.close()
     assert c.states[-1] == "closed" and c.error is None
+
+
+@pytest.mark.asyncio
+async def test_a_message_of_many_packets_arrives_whole_and_lets_the_loop_run(server, http) -> None:
+    adapter = make_adapter(server, http)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    seen: list[tuple[str, int]] = []  # (text, ticks when it came)
+
+    async def consume() -> None:
+        async for ev in adapter.events():
+            if isinstance(ev, ChatMessage):
+                seen.append((ev.text, ticks))
+                if len(seen) == 3000:
+                    return
+
+    tick_task = asyncio.create_task(ticker())
+    consumer = asyncio.create_task(consume())
+    await server.wait_joined(1)
+    await server.send(*(chatmsg(i, "v", f"m{i}", rid=ROOM) for i in range(3000)))
+    await asyncio.wait_for(consumer, 20)
+    tick_task.cancel()
+    await adapter.close()
+    assert [t for t, _ in seen] == [f"m{i}" for i in range(3000)]
+    # other tasks ran while the one message was being read, not only after it
+    assert seen[-1][1] > seen[0][1]

@@ -33,6 +33,8 @@ RECEIVE_GRACE = 10.0  # no data for heartbeat + this many seconds = a dead conne
 #: largest websocket message accepted (several packets)
 MAX_MESSAGE = 4 * MAX_PACKET
 GROUP_ALL = "-9999"
+#: give the event loop a turn after this many packets of one websocket message
+YIELD_EVERY = 200
 #: the room API is asked at most this often, however often the websocket redials
 ROOM_API_EVERY = 60.0
 
@@ -135,7 +137,9 @@ class DouyuAdapter(WebsocketAdapter):
                 if msg.type != aiohttp.WSMsgType.BINARY:
                     self._drop("a text message", ProtocolError(repr(msg.data[:60])))
                     continue
-                for item in splitter.feed(msg.data):
+                for n, item in enumerate(splitter.walk(msg.data), 1):
+                    if n % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)  # a message of many packets must not hold up the other rooms
                     if isinstance(item, Junk):
                         self._drop("a malformed packet", PacketError(item.reason))
                         continue

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 CLIENT = 689
@@ -107,11 +108,15 @@ class Splitter:
         return True
 
     def feed(self, message: bytes) -> list[Packet | Junk]:
-        out: list[Packet | Junk] = []
+        return list(self.walk(message))
+
+    def walk(self, message: bytes) -> Iterator[Packet | Junk]:
+        """``feed`` item by item, so a caller can pause between packets of a big message (the
+        walk must be run to its end before the next message)."""
         if self._tail:
             tail, self._tail = self._tail, b""
             if self._sound_header_at(message, 0):
-                out.append(Junk(f"a packet cut short ({len(tail)} bytes, the next message starts afresh)", len(tail)))
+                yield Junk(f"a packet cut short ({len(tail)} bytes, the next message starts afresh)", len(tail))
                 data = message
             else:
                 data = tail + message
@@ -120,42 +125,44 @@ class Splitter:
         at, end = 0, len(data)
         while at < end:
             if end - at < HEADER_SIZE:
-                self._keep_or_junk(data, at, out, "a fragment shorter than a header")
+                junk = self._keep_or_junk(data, at, "a fragment shorter than a header")
+                if junk is not None:
+                    yield junk
                 break
             try:
                 size = check_header(data, at, self.max_packet)
             except PacketError as exc:
                 nxt = self._resync(data, at + 1)
-                out.append(Junk(str(exc), nxt - at))
+                yield Junk(str(exc), nxt - at)
                 at = nxt
                 continue
             if at + size > end:
                 nxt = self._resync(data, at + 1)
                 if nxt < end:
                     # a body holds no NUL, so no header can start inside a true one: this length lied
-                    out.append(Junk(f"length {size - 4} runs into the next packet", nxt - at))
+                    yield Junk(f"length {size - 4} runs into the next packet", nxt - at)
                     at = nxt
                     continue
                 self._tail = data[at:]
                 break
             try:
-                out.append(Packet(HEADER.unpack_from(data, at)[2], decode_body(data[at + HEADER_SIZE : at + size])))
+                body = decode_body(data[at + HEADER_SIZE : at + size])
             except PacketError as exc:
                 # the header may have lied about where the body ends: look for the next one inside it
                 nxt = self._resync(data, at + 1)
-                out.append(Junk(str(exc), nxt - at))
+                yield Junk(str(exc), nxt - at)
                 at = nxt
                 continue
+            yield Packet(HEADER.unpack_from(data, at)[2], body)
             at += size
-        return out
 
-    def _keep_or_junk(self, data: bytes, at: int, out: list[Packet | Junk], reason: str) -> None:
+    def _keep_or_junk(self, data: bytes, at: int, reason: str) -> Junk | None:
         # a header cut across two messages: keep it, unless it cannot start one
         piece = data[at:]
         if len(piece) >= 8 and piece[:4] != piece[4:8]:
-            out.append(Junk(reason, len(piece)))
-        else:
-            self._tail = piece
+            return Junk(reason, len(piece))
+        self._tail = piece
+        return None
 
     def _resync(self, data: bytes, start: int) -> int:
         """The next offset >= ``start`` where a sound header starts (the end if none does)."""
