@@ -49,7 +49,7 @@ async def test_login_join_then_events(server, http) -> None:
     # the first two packets: loginreq with the room id, then joingroup with rid and group -9999
     assert client.packets[0] == {"type": "loginreq", "roomid": str(ROOM)}
     assert client.packets[1] == {"type": "joingroup", "rid": str(ROOM), "gid": "-9999"}
-    assert client.problem == ""
+    assert client.problem == "" and client.origin == "https://www.douyu.com"
     await c.wait_state("connected")
     await server.send(
         chatmsg(501, "观众甲", "这个怎么退货", rid=ROOM, level=21, bnn="鱼丸团", bl=7),

@@ -128,6 +128,8 @@ class Client(Peer):
     heartbeats: list[float] = field(default_factory=list)
     #: why the server closed this client, if it did
     problem: str = ""
+    #: the Origin header of the websocket upgrade
+    origin: str = ""
 
 
 class DouyuLoopback(LoopbackServer[Client]):
@@ -190,6 +192,7 @@ class DouyuLoopback(LoopbackServer[Client]):
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         client = await self._accept(request, Client)
+        client.origin = request.headers.get("Origin", "")
         ws = client.ws
         async for msg in ws:
             if msg.type != WSMsgType.BINARY:

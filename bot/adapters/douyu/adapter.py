@@ -33,6 +33,8 @@ RECEIVE_GRACE = 10.0  # no data for heartbeat + this many seconds = a dead conne
 #: largest websocket message accepted (several packets)
 MAX_MESSAGE = 4 * MAX_PACKET
 GROUP_ALL = "-9999"
+#: what a browser on the room page sends with the websocket upgrade
+HEADERS = {"Origin": "https://www.douyu.com"}
 #: give the event loop a turn after this many packets of one websocket message
 YIELD_EVERY = 200
 #: the room API is asked at most this often, however often the websocket redials
@@ -116,7 +118,7 @@ class DouyuAdapter(WebsocketAdapter):
         pending, self._pending = self._pending, []
         for ev in pending:  # what the room API said, even while the websocket does not connect
             yield ev
-        ws = await self._dial(url, s.connect_timeout_seconds, max_msg_size=MAX_MESSAGE)
+        ws = await self._dial(url, s.connect_timeout_seconds, headers=HEADERS, max_msg_size=MAX_MESSAGE)
         try:
             if self._closed:
                 return
