@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PLATFORMS = ("bilibili", "twitch", "replay")
+PLATFORMS = ("bilibili", "twitch", "douyu", "replay")
 ROOM_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TWITCH_CHANNEL_RE = re.compile(r"^[a-z0-9_]{1,25}$")
 
@@ -121,9 +121,23 @@ class TwitchSettings:
 
 
 @dataclass(frozen=True)
+class DouyuSettings:
+    danmaku_url: str = "wss://danmuproxy.douyu.com:8506/"
+    # the bot sends mrkl this often (Douyu drops a client silent for more than 45 s); heartbeat + 10 s of silence = dead
+    heartbeat_seconds: float = 45.0
+    # websocket connect + login reply must complete within this many seconds
+    connect_timeout_seconds: float = 10.0
+    reconnect_base_seconds: float = 1.0
+    reconnect_cap_seconds: float = 30.0
+    # e.g. "https://open.douyucdn.cn": live status and gift names/prices from /api/RoomApi/room/{room_id}; empty: skip
+    room_api_base: str = ""
+
+
+@dataclass(frozen=True)
 class PlatformSettings:
     bilibili: BilibiliSettings = field(default_factory=BilibiliSettings)
     twitch: TwitchSettings = field(default_factory=TwitchSettings)
+    douyu: DouyuSettings = field(default_factory=DouyuSettings)
 
 
 @dataclass(frozen=True)
@@ -282,10 +296,12 @@ def _check_rooms(settings: Settings, file: str) -> None:
         seen.add(room.name)
         if room.platform not in PLATFORMS:
             raise ConfigError(file, f"{key}.platform", f"must be one of {', '.join(PLATFORMS)}, not {room.platform!r}")
-        if room.platform in ("bilibili", "twitch") and not room.room_id:
+        if room.platform in ("bilibili", "twitch", "douyu") and not room.room_id:
             raise ConfigError(file, f"{key}.room_id", f"missing value (a {room.platform} room needs one)")
         if room.platform == "bilibili" and not room.room_id.isdigit():
             raise ConfigError(file, f"{key}.room_id", f"a Bilibili room id is a number, not {room.room_id!r}")
+        if room.platform == "douyu" and not room.room_id.isdigit():
+            raise ConfigError(file, f"{key}.room_id", f"a Douyu room id is the number in its URL, not {room.room_id!r}")
         if room.platform == "twitch" and not TWITCH_CHANNEL_RE.match(room.room_id.strip().lstrip("#").lower()):
             raise ConfigError(
                 file, f"{key}.room_id", f"must be a Twitch channel login (letters, digits, _), not {room.room_id!r}"
@@ -306,6 +322,17 @@ def _check_rooms(settings: Settings, file: str) -> None:
         raise ConfigError(file, "redis.worker_port", "must be between 1 and 65535")
     if settings.platforms.bilibili.danmaku_scheme not in ("ws", "wss"):
         raise ConfigError(file, "platforms.bilibili.danmaku_scheme", 'must be "ws" or "wss"')
+    _check_douyu(settings.platforms.douyu, file)
+
+
+def _check_douyu(douyu: DouyuSettings, file: str) -> None:
+    key = "platforms.douyu"
+    if not douyu.danmaku_url.startswith(("ws://", "wss://")):
+        raise ConfigError(file, f"{key}.danmaku_url", f"must be a ws:// or wss:// URL, not {douyu.danmaku_url!r}")
+    if not 0 < douyu.heartbeat_seconds <= 45:
+        raise ConfigError(file, f"{key}.heartbeat_seconds", "must be more than 0 and at most 45 (Douyu's limit)")
+    if douyu.room_api_base and not douyu.room_api_base.startswith(("http://", "https://")):
+        raise ConfigError(file, f"{key}.room_api_base", "must be empty or an http(s):// URL")
 
 
 def _resolve_paths(settings: Settings, file: str) -> Settings:

@@ -34,10 +34,19 @@ def _twitch(room: RoomSettings, settings: Settings, http: aiohttp.ClientSession)
     return TwitchAdapter(room, settings.platforms.twitch, http)
 
 
+def _douyu(room: RoomSettings, settings: Settings, http: aiohttp.ClientSession) -> Adapter:
+    from bot.adapters.douyu import DouyuAdapter
+
+    if not room.room_id.isdigit():
+        raise ConfigError(settings.source, f"rooms.{room.name}.room_id", "a Douyu room id is a number")
+    return DouyuAdapter(room, settings.platforms.douyu, http)
+
+
 ADAPTERS: dict[str, AdapterFactory] = {
     "replay": _replay,
     "bilibili": _bilibili,
     "twitch": _twitch,
+    "douyu": _douyu,
 }
 
 
