@@ -50,8 +50,14 @@ except ImportError:  # pragma: no cover - orjson is an optional speed-up
     def _reject_constant(name: str) -> Any:
         raise ValueError(f"{name} is not JSON")
 
+    def _finite_float(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(f"{text} is beyond a double")  # as orjson refuses it
+        return value
+
     def _loads(raw: bytes) -> Any:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
 
     _PARSE_ERRORS = (ValueError, RecursionError)
 
