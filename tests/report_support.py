@@ -40,17 +40,17 @@ def show_settings(tmp_path: Path, speed: float = 40.0) -> Settings:
     return make_settings(tmp_path, [room])
 
 
-def log_files(settings: Settings) -> list[Path]:
-    return sorted((Path(settings.audit.dir) / ROOM).glob("*.jsonl"))
+def log_files(settings: Settings, room: str = ROOM) -> list[Path]:
+    return sorted((Path(settings.audit.dir) / room).glob("*.jsonl"))
 
 
-async def wait_for_show_end(settings: Settings, finished: int = 1, timeout: float = 180.0) -> None:
+async def wait_for_show_end(settings: Settings, finished: int = 1, timeout: float = 180.0, room: str = ROOM) -> None:
     """Until the replay said "recording finished" ``finished`` times and the log stopped growing
     (the FAQ answerer's last decisions land after the recording's last line)."""
     deadline = time.monotonic() + timeout
     last_size, still_since = -1, time.monotonic()
     while time.monotonic() < deadline:
-        files = log_files(settings)
+        files = log_files(settings, room)
         text = "".join(p.read_text("utf-8") for p in files)
         size = len(text)
         if size != last_size:

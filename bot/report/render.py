@@ -8,6 +8,7 @@ text (viewer questions, anchor sentences, rule data) goes through jinja2's autoe
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,7 +158,7 @@ def _timeline(agg: Aggregate) -> dict[str, Any] | None:
     speech_bars, speech_peak = row(speech, speech_top, "#5f6368", "字")
     chat_bars, chat_peak = row(chat, chat_top, "#12a4af", "条")
     ticks = []
-    step = max(1, n // 8)
+    step = max(1, n // 8, math.ceil(48 / bw))  # labels never overlap, even under narrow bars
     for i in range(0, n, step):
         ticks.append({"x": LEFT + i * bw, "label": label(i)})
     return {
