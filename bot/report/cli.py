@@ -101,8 +101,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(json.dumps(summary, ensure_ascii=False))
     elif not args.out:
         print(_text(summary))
-    elif report.stats.skipped:
-        print(f"livebot report: skipped {sum(report.stats.skipped.values())} unreadable lines", file=sys.stderr)
+    else:
+        skipped = sum(report.stats.skipped.values())
+        print(f"wrote {args.out}: {report.stats.events} events" + (f", {skipped} lines skipped" if skipped else ""))
     return 0
 
 
