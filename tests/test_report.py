@@ -141,7 +141,9 @@ def test_bad_lines_are_skipped_and_counted(tmp_path: Path, capsys: pytest.Captur
         "bad_type": [b'{"type": 3, "room": "show", "ts": 1}', b'{"room": "show", "ts": 1}'],
         "other_room": [b'{"type": "chat", "room": "elsewhere", "seq": 1, "ts": 1}'],
         "bad_ts": [b'{"type": "chat", "room": "show", "seq": 10, "ts": "12"}',
-                   b'{"type": "chat", "room": "show", "seq": 12, "ts": true}'],
+                   b'{"type": "chat", "room": "show", "seq": 12, "ts": true}',
+                   b'{"type": "chat", "room": "show", "seq": 15, "ts": 1e15}',  # no date can show it
+                   b'{"type": "chat", "room": "show", "seq": 16, "ts": -5}'],
         "bad_seq": [b'{"type": "chat", "room": "show", "seq": "x", "ts": 1}',
                     b'{"type": "chat", "room": "show", "seq": -1, "ts": 1}',
                     b'{"type": "chat", "room": "show", "seq": true, "ts": 1}'],
