@@ -12,8 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.cli import main
+from bot.report import build_report, render_html
+from bot.report.reader import Window
 from tests.report_support import HOSTILE_NAME, ROOM, count_log, log_files, produce_show
 
 
@@ -224,3 +228,32 @@ def test_argument_errors_are_one_line(
 def test_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--audit", str(tmp_path / "nope"), "--room", ROOM]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+event_like = st.fixed_dictionaries(
+    {"type": st.sampled_from(["chat", "speech", "warning", "faq_reply", "gift", "super_chat", "room_status",
+                              "live_status", "platform_notice", "guard_buy"]),
+     "room": st.just(ROOM), "ts": st.floats(0, 4e9), "seq": st.integers(0, 50)},
+    optional={k: json_values for k in ("severity", "category", "rule", "text", "start", "end", "action", "askers",
+                                       "user", "count", "price", "paid", "currency", "gift_name", "state", "status",
+                                       "kind", "detail", "phrase", "matched", "question", "basis", "suggestion")},
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(st.binary(max_size=60), event_like.map(lambda e: json.dumps(e).encode())),
+                      max_size=25))
+def test_any_log_gives_a_report_and_a_page(tmp_path: Path, lines: list[bytes]) -> None:
+    base = tmp_path / "fuzz"
+    (base / ROOM).mkdir(parents=True, exist_ok=True)
+    (base / ROOM / "2026-05-03.jsonl").write_bytes(b"".join(line.replace(b"\n", b" ") + b"\n" for line in lines))
+    report = build_report([base], ROOM, Window.for_date(dt.date(2026, 5, 3)))
+    summary = report.summary()
+    json.dumps(summary)
+    assert sum(summary["counts"].values()) + report.stats.duplicates + sum(report.stats.skipped.values()) == len(lines)
+    assert "<html" in render_html(report)
