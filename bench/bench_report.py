@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import json
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -193,8 +194,10 @@ def main() -> int:
         html = render_html(report)
         render_s = time.perf_counter() - t0
         events = report.stats.events
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         print(f"report (read + aggregate): {read_s:.1f} s, {events / read_s:,.0f} lines/s; "
-              f"JSON + HTML: {render_s * 1000:.0f} ms ({len(summary):,} + {len(html):,} bytes)")
+              f"JSON + HTML: {render_s * 1000:.0f} ms ({len(summary):,} + {len(html):,} bytes); "
+              f"peak memory of the process {peak:,.0f} MiB")
         if args.duckdb:
             for name, (duck_s, duck_n) in time_duckdb([path]).items():
                 print(f"duckdb, {name}, 8 fields grouped (not the whole report): {duck_s:.1f} s, "
