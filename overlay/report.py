@@ -45,7 +45,12 @@ def _require_admin(request: web.Request) -> tuple[str, bool]:
         if token_ok(bearer_token(request), expected):
             return expected, False
         raise web.HTTPUnauthorized(text="wrong admin token")
-    return require_admin(request)
+    try:
+        return require_admin(request)
+    except web.HTTPUnauthorized as exc:
+        if request.query.get("token"):
+            raise
+        raise web.HTTPUnauthorized(text=f"admin token required: open {request.path}?token=...") from exc
 
 
 async def report_page(request: web.Request) -> web.StreamResponse:
