@@ -131,10 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     from bot.faq import cli as faq_cli
+    from bot.report import cli as report_cli
     from rules import cli as rules_cli
 
     rules_cli.register(sub)
     faq_cli.register(sub)
+    report_cli.register(sub)
 
     from bot.cluster import roles
 

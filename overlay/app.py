@@ -129,6 +129,7 @@ def create_app(
 ) -> web.Application:
     from overlay import hub
     from overlay import ingest as ingest_routes
+    from overlay import report as report_routes
     from overlay.admin import setup_admin
 
     app = web.Application(client_max_size=1 << 20)
@@ -148,6 +149,7 @@ def create_app(
     app.router.add_get("/console/{room}", console_page)
     ingest_routes.setup(app)
     setup_admin(app)
+    report_routes.setup(app)
     static = app.router.add_static("/static/", HERE / "static", append_version=True, name="static")
     # versioned URLs (?v=<hash>): OBS's browser cache never serves a page the scripts of an older release
     app[TEMPLATES].globals["static"] = lambda filename: str(static.url_for(filename=filename))
