@@ -84,7 +84,9 @@ class BilibiliSettings:
     api_base: str = "https://api.bilibili.com"
     live_api_base: str = "https://api.live.bilibili.com"
     danmaku_scheme: str = "wss"
-    fallback_url: str = "wss://broadcastlv.chat.bilibili.com:443/sub"
+    # the anonymous websocket used when the room set-up fails: "auto" = Bilibili's public host,
+    # only while api_base and live_api_base are Bilibili's public ones; "off"; or a ws(s):// URL
+    fallback_url: str = "auto"
     user_agent: str = (
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/131.0.0.0 Safari/537.36"
@@ -284,7 +286,7 @@ def _check_rooms(settings: Settings, file: str) -> None:
             raise ConfigError(file, f"{key}.platform", f"must be one of {', '.join(PLATFORMS)}, not {room.platform!r}")
         if room.platform in ("bilibili", "twitch") and not room.room_id:
             raise ConfigError(file, f"{key}.room_id", f"missing value (a {room.platform} room needs one)")
-        if room.platform == "bilibili" and not room.room_id.isdigit():
+        if room.platform == "bilibili" and not (room.room_id.isascii() and room.room_id.isdigit()):
             raise ConfigError(file, f"{key}.room_id", f"a Bilibili room id is a number, not {room.room_id!r}")
         if room.platform == "twitch" and not TWITCH_CHANNEL_RE.match(room.room_id.strip().lstrip("#").lower()):
             raise ConfigError(
