@@ -182,7 +182,8 @@ def irc_lines(draw: st.DrawFn) -> str:
     channel = draw(st.sampled_from(["#qinghe", "#other", "", "qinghe"]))
     trailing = draw(st.text(alphabet=st.characters(blacklist_characters="\r\n\0"), max_size=20))
     prefix = f":{nick}!{nick}@{nick}.tmi.twitch.tv " if nick else ""
-    return f"@{tag_text} {prefix}{command} {channel} :{trailing}" if tags else f"{prefix}{command} {channel} :{trailing}"
+    line = f"{prefix}{command} {channel} :{trailing}"
+    return f"@{tag_text} {line}" if tags else line
 
 
 @FUZZ
