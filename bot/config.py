@@ -272,6 +272,22 @@ def _apply_env(data: dict[str, Any], environ: typing.Mapping[str, str]) -> None:
                 node[path[-1]] = value
 
 
+def _exists(base: Path, path: str) -> bool:
+    """Whether a path from the config exists, relative to the config file's folder or as given."""
+    return bool(path) and ((base / path).expanduser().exists() or Path(path).expanduser().exists())
+
+
+def require_rooms(settings: Settings) -> None:
+    """A config that would start a bot with nothing to do is a mistake, not a quiet start."""
+    if not settings.rooms:
+        raise ConfigError(
+            settings.source,
+            "rooms",
+            "no rooms configured: add a [[rooms]] table (name, platform, and room_id or recording); "
+            "see config.example.toml",
+        )
+
+
 def _check_rooms(settings: Settings, file: str) -> None:
     seen: set[str] = set()
     base = Path(file).parent
@@ -296,8 +312,16 @@ def _check_rooms(settings: Settings, file: str) -> None:
             raise ConfigError(file, f"{key}.recording", "missing value (a replay room plays a recording)")
         if room.speed <= 0:
             raise ConfigError(file, f"{key}.speed", "must be greater than 0")
-        if room.faq and not (base / room.faq).expanduser().exists() and not Path(room.faq).expanduser().exists():
+        if room.faq and not _exists(base, room.faq):
             raise ConfigError(file, f"{key}.faq", f"file not found: {room.faq}")
+        # a merchant's rules or a show that silently is not there would look like a quiet stream
+        if room.platform == "replay" and not _exists(base, room.recording):
+            raise ConfigError(file, f"{key}.recording", f"file not found: {room.recording}")
+        for j, pack in enumerate(room.packs):
+            if pack != "builtin" and not _exists(base, pack):
+                raise ConfigError(
+                    file, f"{key}.packs[{j}]", f'not found: {pack} ("builtin", a .toml file or a folder of them)'
+                )
     if not 0 < settings.server.port < 65536:
         raise ConfigError(file, "server.port", "must be between 1 and 65535")
     if settings.bus.replay < 1:
