@@ -14,32 +14,45 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+BACKLOG = 128
+
 
 class ListenError(OSError):
     """The address cannot be listened on; ``str()`` is the line shown to the user."""
 
 
 def bind(host: str, port: int, *, any_port_if_busy: bool = False) -> socket.socket:
-    """A TCP socket bound to (host, port). With ``any_port_if_busy``, a port in use gives way to an
-    ephemeral one (read the real port with ``bound_port``) instead of failing."""
+    """A TCP socket bound to (host, port) and listening (connections wait in its backlog until the
+    app serves them). With ``any_port_if_busy``, a port in use gives way to an ephemeral one (read
+    the real port with ``bound_port``) instead of failing."""
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     family, kind, proto, _name, address = infos[0]
+    try:
+        return _listen(family, kind, proto, address)
+    except OSError as exc:
+        if any_port_if_busy and port and exc.errno == errno.EADDRINUSE:
+            try:
+                return _listen(family, kind, proto, (address[0], 0, *address[2:]))
+            except OSError as again:
+                exc = again
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _listen(family: int, kind: int, proto: int, address: tuple[Any, ...]) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     try:
         if sys.platform != "win32":
+            # a restart may bind while the last run's connections linger in TIME_WAIT; two live
+            # servers still cannot share the port, since the port is taken once one listens
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(address)
-        except OSError as exc:
-            if not (any_port_if_busy and exc.errno == errno.EADDRINUSE and port):
-                raise
-            sock.bind((address[0], 0, *address[2:]))
-    except OSError as exc:
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError:
         sock.close()
-        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise
     return sock
 
 
