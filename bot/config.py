@@ -332,6 +332,11 @@ def _check_rooms(settings: Settings, file: str) -> None:
         raise ConfigError(file, "redis.worker_port", "must be between 1 and 65535")
     if settings.platforms.bilibili.danmaku_scheme not in ("ws", "wss"):
         raise ConfigError(file, "platforms.bilibili.danmaku_scheme", 'must be "ws" or "wss"')
+    fallback = settings.platforms.bilibili.fallback_url.strip()
+    if fallback not in ("", "auto", "off") and not fallback.startswith(("ws://", "wss://")):
+        raise ConfigError(
+            file, "platforms.bilibili.fallback_url", f'must be "auto", "off" or a ws:// or wss:// URL, not {fallback!r}'
+        )
 
 
 def _resolve_paths(settings: Settings, file: str) -> Settings:

@@ -66,6 +66,7 @@ def test_example_config_loads() -> None:
             "not found: my-rules/",
         ),
         ("[[rooms]]\nname='b'\nplatform='bilibili'\nroom_id='²'\n", "rooms[0].room_id", "is a number"),
+        ("[platforms.bilibili]\nfallback_url = 'https://x'\n", "platforms.bilibili.fallback_url", '"auto", "off"'),
     ],
 )
 def test_errors_name_file_key_and_reason(tmp_path: Path, text: str, key: str, reason: str) -> None:

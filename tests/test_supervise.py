@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -10,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.adapters.base import Adapter, Backoff
+from bot.adapters.base import Adapter, Backoff, CpuBudget
 from bot.adapters.bilibili import BilibiliAdapter
 from bot.events import ChatMessage, Event, RoomStatus, User
 from bot.supervise import AdapterSupervisor
@@ -101,3 +102,16 @@ async def test_a_room_whose_adapter_crashes_keeps_its_later_lines(
             room = health["rooms"]["bili"]
             assert room["state"] == "connected" and room["adapter_restarts"] == 1
             assert "RuntimeError" in room["adapter_crash"]
+
+
+@pytest.mark.asyncio
+async def test_a_room_over_its_cpu_budget_pauses_its_own_reading() -> None:
+    budget = CpuBudget(share=0.1, window=0.5)
+    loop = asyncio.get_running_loop()
+    await budget.spend(0.01)  # within the budget: no pause
+    assert budget.throttled == 0
+    started = loop.time()
+    await budget.spend(0.06)  # over 10 % of the window: wait for the window to end
+    assert budget.throttled == 1 and loop.time() - started > 0.2  # it did wait (most of the window)
+    await budget.spend(0.01)  # a fresh window
+    assert budget.throttled == 1
