@@ -261,3 +261,18 @@ def test_replay_lines_cost_only_themselves(tmp_path_factory: pytest.TempPathFact
     adapter = ReplayAdapter("shop", path)
     for lineno, (_t, obj) in enumerate(recording, 1):
         adapter._event(obj, lineno)  # an event, or None and a log line: never an exception
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=200), st.text(max_size=80)))
+def test_protobuf_reader_raises_only_pb_error(data: bytes | str) -> None:
+    from bot.adapters.bilibili import pb
+
+    try:
+        fields = pb.from_base64(data) if isinstance(data, str) else pb.parse(data)
+        for number in list(fields)[:5]:
+            pb.first_int(fields, number)
+            pb.first_str(fields, number)
+            pb.first_msg(fields, number)
+    except pb.PbError:
+        pass
