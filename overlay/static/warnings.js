@@ -42,7 +42,11 @@ class WarningStack {
     item.card = null;
     item.row = null;
     this.render();
-    if (card && item.card) item.card.classList.add("bump");
+    if (card && item.card) {
+      const bumped = item.card;
+      bumped.classList.add("bump");
+      setTimeout(() => bumped.classList.remove("bump"), 400);
+    }
   }
 
   expire() {
