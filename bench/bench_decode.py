@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.adapters.bilibili.commands import CommandParser  # noqa: E402
-from bot.adapters.bilibili.frames import Reassembler, expand, json_body  # noqa: E402
+from bot.adapters.bilibili.frames import decode, json_body  # noqa: E402
 from bot.events import Event  # noqa: E402
 from tests.loopback.bilibili import brotli_frame, danmu, send_gift  # noqa: E402
 
@@ -109,21 +109,17 @@ def time_stage(label: str, frames: list[bytes], commands: int, seconds: float, r
 
 
 def decode_only(frames: list[bytes]) -> None:
-    r = Reassembler()
     for f in frames:
-        for top in r.feed(f):
-            for leaf in expand(top):
-                json_body(leaf)
+        for leaf in decode(f):
+            json_body(leaf)
 
 
 def to_events(frames: list[bytes], parser: CommandParser, out: list[Event] | None = None) -> None:
-    r = Reassembler()
     for f in frames:
-        for top in r.feed(f):
-            for leaf in expand(top):
-                evs = parser.parse(json_body(leaf))
-                if out is not None:
-                    out.extend(evs)
+        for leaf in decode(f):
+            evs = parser.parse(json_body(leaf))
+            if out is not None:
+                out.extend(evs)
 
 
 async def pipeline_stage(frames: list[bytes], commands: int, seconds: float) -> tuple[float, str]:

@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, ensure_tokens, load_config, parse_config
-from bot.urls import print_urls
+from bot.config import ConfigError, Settings, ensure_tokens, load_config, parse_config, require_rooms
 
 log = logging.getLogger("livebot")
 
@@ -27,52 +26,51 @@ def _setup_logging(verbose: bool) -> None:
     logging.getLogger("jieba").setLevel(logging.WARNING)
 
 
-def serve(settings: Settings) -> int:
-    """Run the bot and its web app until interrupted (SIGINT/SIGTERM shut down gracefully)."""
-    from aiohttp import web
+def serve(settings: Settings, intro: Sequence[str] = ()) -> int:
+    """Run the bot and its web app until interrupted (SIGINT/SIGTERM shut down gracefully).
 
-    from bot.service import Service
-    from overlay.app import create_app
+    The URLs (after the ``intro`` lines) are printed once the server listens, not before: a
+    click on one never meets "connection refused"."""
+    from bot.serving import ListenError, bind, run
+    from bot.urls import print_urls
+
+    def announce() -> None:
+        for line in intro:
+            print(line)
+        print_urls(settings)
 
     if settings.redis.url:
         # rooms shared through Redis: this process is one worker and one web node at once
         from bot.cluster.roles import run_node
 
-        return run_node(settings, worker=True, web=True)
+        return run_node(settings, worker=True, web=True, announce=announce)
     from bot.metrics import NodeCollector, add_metrics
+    from bot.service import Service
+    from overlay.app import create_app
 
+    try:
+        sock = bind(settings.server.host, settings.server.port)
+    except ListenError as exc:
+        print(f"livebot: {exc}", file=sys.stderr)
+        return 1
     service = Service(settings)
     app = create_app(settings, bus=service.bus, ingest=service.ingest, status=service.status)
     app.cleanup_ctx.append(service.cleanup_ctx)
     add_metrics(app, NodeCollector("run", service=service))
-    try:
-        web.run_app(
-            app,
-            host=settings.server.host,
-            port=settings.server.port,
-            print=None,
-            shutdown_timeout=5.0,
-            handle_signals=True,
-        )
-    except OSError as exc:
-        print(
-            f"livebot: cannot listen on {settings.server.host}:{settings.server.port}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
-        return 1
+    run(app, sock, announce)
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         settings = load_config(args.config)
+        require_rooms(settings)
     except ConfigError as exc:
         print(f"livebot: config error: {exc}", file=sys.stderr)
         return 2
     settings, notes = ensure_tokens(settings)
     for note in notes:
         log.info("%s", note)
-    print_urls(settings)
     return serve(settings)
 
 
@@ -103,10 +101,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"livebot: {exc}", file=sys.stderr)
         return 2
     settings, _notes = ensure_tokens(settings)
-    print("livebot demo: replaying a recorded live-commerce show through the real pipeline.")
-    print("Paste the warnings URL into an OBS Browser source (1920x1080), or open it in a browser.")
-    print_urls(settings)
-    return serve(settings)
+    print("livebot demo: starting (the URLs follow once the server listens) ...", flush=True)
+    return serve(
+        settings,
+        intro=(
+            "livebot demo: replaying a recorded live-commerce show through the real pipeline.",
+            "Paste the warnings URL into an OBS Browser source (1920x1080), or open it in a browser.",
+        ),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

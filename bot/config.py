@@ -84,7 +84,9 @@ class BilibiliSettings:
     api_base: str = "https://api.bilibili.com"
     live_api_base: str = "https://api.live.bilibili.com"
     danmaku_scheme: str = "wss"
-    fallback_url: str = "wss://broadcastlv.chat.bilibili.com:443/sub"
+    # the anonymous websocket used when the room set-up fails: "auto" = Bilibili's public host,
+    # only while api_base and live_api_base are Bilibili's public ones; "off"; or a ws(s):// URL
+    fallback_url: str = "auto"
     user_agent: str = (
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/131.0.0.0 Safari/537.36"
@@ -284,6 +286,22 @@ def _apply_env(data: dict[str, Any], environ: typing.Mapping[str, str]) -> None:
                 node[path[-1]] = value
 
 
+def _exists(base: Path, path: str) -> bool:
+    """Whether a path from the config exists, relative to the config file's folder or as given."""
+    return bool(path) and ((base / path).expanduser().exists() or Path(path).expanduser().exists())
+
+
+def require_rooms(settings: Settings) -> None:
+    """A config that would start a bot with nothing to do is a mistake, not a quiet start."""
+    if not settings.rooms:
+        raise ConfigError(
+            settings.source,
+            "rooms",
+            "no rooms configured: add a [[rooms]] table (name, platform, and room_id or recording); "
+            "see config.example.toml",
+        )
+
+
 def _check_rooms(settings: Settings, file: str) -> None:
     seen: set[str] = set()
     base = Path(file).parent
@@ -298,7 +316,7 @@ def _check_rooms(settings: Settings, file: str) -> None:
             raise ConfigError(file, f"{key}.platform", f"must be one of {', '.join(PLATFORMS)}, not {room.platform!r}")
         if room.platform in ("bilibili", "twitch", "douyu") and not room.room_id:
             raise ConfigError(file, f"{key}.room_id", f"missing value (a {room.platform} room needs one)")
-        if room.platform == "bilibili" and not room.room_id.isdigit():
+        if room.platform == "bilibili" and not (room.room_id.isascii() and room.room_id.isdigit()):
             raise ConfigError(file, f"{key}.room_id", f"a Bilibili room id is a number, not {room.room_id!r}")
         if room.platform == "douyu" and not room.room_id.isdigit():
             raise ConfigError(file, f"{key}.room_id", f"a Douyu room id is the number in its URL, not {room.room_id!r}")
@@ -310,8 +328,16 @@ def _check_rooms(settings: Settings, file: str) -> None:
             raise ConfigError(file, f"{key}.recording", "missing value (a replay room plays a recording)")
         if room.speed <= 0:
             raise ConfigError(file, f"{key}.speed", "must be greater than 0")
-        if room.faq and not (base / room.faq).expanduser().exists() and not Path(room.faq).expanduser().exists():
+        if room.faq and not _exists(base, room.faq):
             raise ConfigError(file, f"{key}.faq", f"file not found: {room.faq}")
+        # a merchant's rules or a show that silently is not there would look like a quiet stream
+        if room.platform == "replay" and not _exists(base, room.recording):
+            raise ConfigError(file, f"{key}.recording", f"file not found: {room.recording}")
+        for j, pack in enumerate(room.packs):
+            if pack != "builtin" and not _exists(base, pack):
+                raise ConfigError(
+                    file, f"{key}.packs[{j}]", f'not found: {pack} ("builtin", a .toml file or a folder of them)'
+                )
     if not 0 < settings.server.port < 65536:
         raise ConfigError(file, "server.port", "must be between 1 and 65535")
     if settings.bus.replay < 1:
@@ -322,6 +348,11 @@ def _check_rooms(settings: Settings, file: str) -> None:
         raise ConfigError(file, "redis.worker_port", "must be between 1 and 65535")
     if settings.platforms.bilibili.danmaku_scheme not in ("ws", "wss"):
         raise ConfigError(file, "platforms.bilibili.danmaku_scheme", 'must be "ws" or "wss"')
+    fallback = settings.platforms.bilibili.fallback_url.strip()
+    if fallback not in ("", "auto", "off") and not fallback.startswith(("ws://", "wss://")):
+        raise ConfigError(
+            file, "platforms.bilibili.fallback_url", f'must be "auto", "off" or a ws:// or wss:// URL, not {fallback!r}'
+        )
     _check_douyu(settings.platforms.douyu, file)
 
 

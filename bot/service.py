@@ -28,6 +28,7 @@ from bot.events import Event, RoomStatus, User
 from bot.faq import FaqResponder, FaqStore
 from bot.faq.state import ReplyState
 from bot.room import RoomPipeline
+from bot.supervise import AdapterSupervisor
 from rules import RuleEngine
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class RoomRunner:
         self.state_detail = ""
         self.since = time.time()
         self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor: AdapterSupervisor | None = None
 
     def submit(self, event: Event) -> None:
         """Accept an event for this room (from the adapter, a source or the ingest endpoint)."""
@@ -117,9 +119,8 @@ class RoomRunner:
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._consume(), name=f"room:{self.room.name}:pipeline"))
         if self.adapter is not None:
-            self._tasks.append(
-                asyncio.create_task(self._pump(self.adapter.events(), "adapter"), name=f"room:{self.room.name}:adapter")
-            )
+            self.supervisor = AdapterSupervisor(self.adapter, self.submit)  # restarts it if it ever dies
+            self._tasks.append(asyncio.create_task(self.supervisor.run(), name=f"room:{self.room.name}:adapter"))
         if self.room.caption_file:
             from bot.sources.caption_file import CaptionFileSource
 
@@ -150,6 +151,7 @@ class RoomRunner:
             "since": self.since,
             "queued": self.queue.qsize(),
             **self.pipeline.counters,
+            **(self.supervisor.status() if self.supervisor else {}),
         }
 
 

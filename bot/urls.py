@@ -1,4 +1,6 @@
-"""The URLs a user pastes into OBS and scripts, printed at start by every role that serves pages."""
+"""The URLs a user pastes into OBS and scripts, printed by every role that serves pages once it
+listens (``bot.serving``): the overlays, console and ingest of each room, the admin page with its
+token, and the health check."""
 
 from __future__ import annotations
 
@@ -29,5 +31,7 @@ def print_urls(settings: Settings, out=sys.stdout) -> None:  # type: ignore[no-u
             f"  speech ingest: POST {base}/api/rooms/{room.name}/speech  (Authorization: Bearer {room.ingest_token})",
             file=out,
         )
+    if settings.server.admin_token:
+        print(f"admin (FAQ editor): {base}/admin/faq?token={settings.server.admin_token}", file=out)
     print(f"health: {base}/healthz", file=out)
     out.flush()

@@ -9,7 +9,11 @@ if [ "${1:-}" = "--test" ]; then
   need=()
   command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
-  { command -v fc-list >/dev/null 2>&1 && fc-list | grep -qi "Noto Sans CJK"; } || need+=(fonts-noto-cjk)
+  # not `fc-list | grep -q`: grep quits at the first match, fc-list then dies of SIGPIPE, and under
+  # pipefail the pipeline fails, so the fonts looked missing (and apt-get ran) on most runs
+  fonts=""
+  command -v fc-list >/dev/null 2>&1 && fonts=$(fc-list 2>/dev/null || true)
+  grep -qi "Noto Sans CJK" <<<"$fonts" || need+=(fonts-noto-cjk)
   if [ ${#need[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -58,9 +58,19 @@ def test_example_config_loads() -> None:
         ("[overlay]\nsound = 1\n", "overlay.sound", "true or false"),
         ("rooms = 3\n", "rooms", "must be a list"),
         ("[platforms.bilibili]\ndanmaku_scheme = 'http'\n", "platforms.bilibili.danmaku_scheme", '"ws" or "wss"'),
+        # a missing recording or rule pack is not a quiet room: it is the config's mistake
+        ("[[rooms]]\nname='a'\nplatform='replay'\nrecording='gone.jsonl'\n", "rooms[0].recording", "not found"),
+        (
+            "[[rooms]]\nname='a'\nplatform='replay'\nrecording='x'\npacks=['builtin', 'my-rules/']\n",
+            "rooms[0].packs[1]",
+            "not found: my-rules/",
+        ),
+        ("[[rooms]]\nname='b'\nplatform='bilibili'\nroom_id='²'\n", "rooms[0].room_id", "is a number"),
+        ("[platforms.bilibili]\nfallback_url = 'https://x'\n", "platforms.bilibili.fallback_url", '"auto", "off"'),
     ],
 )
 def test_errors_name_file_key_and_reason(tmp_path: Path, text: str, key: str, reason: str) -> None:
+    (tmp_path / "x").write_text("", "utf-8")  # the recording most cases name
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
@@ -95,6 +105,7 @@ def test_numeric_room_id_is_kept_as_text(tmp_path: Path) -> None:
 
 
 def test_generated_tokens_are_kept_across_restarts(tmp_path: Path) -> None:
+    (tmp_path / "x").write_text("", "utf-8")
     path = write(
         tmp_path,
         "[server]\nstate_dir='state'\n[[rooms]]\nname='a'\nplatform='replay'\nrecording='x'\noverlay_token='given'\n",
@@ -125,3 +136,27 @@ def test_cli_reports_one_line_and_exit_status_2(tmp_path: Path) -> None:
     assert proc.stderr.strip().count("\n") == 0, proc.stderr
     assert f"{path}: rooms[0].colour: unknown key" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_packs_and_recordings_that_exist_are_accepted(tmp_path: Path) -> None:
+    (tmp_path / "show.jsonl").write_text("", "utf-8")
+    (tmp_path / "my-rules").mkdir()
+    settings = load_config(
+        write(tmp_path, "[[rooms]]\nname='a'\nplatform='replay'\nrecording='show.jsonl'\npacks=['builtin','my-rules']"),
+        environ={},
+    )
+    assert settings.rooms[0].packs == ("builtin", str(tmp_path / "my-rules"))
+
+
+@pytest.mark.parametrize("command", ["run", "worker", "web"])
+def test_a_config_without_rooms_says_so(tmp_path: Path, command: str) -> None:
+    path = write(tmp_path, "[server]\nport = 8765\n[redis]\nurl = 'redis://127.0.0.1:1/0'\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", command, "--config", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"{path}: rooms: no rooms configured" in proc.stderr and "Traceback" not in proc.stderr

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import brotli
 import pytest
 
-from tests.loopback.bilibili import BilibiliLoopback, brotli_frame, danmu, zlib_frame
+from tests.loopback.bilibili import BilibiliLoopback, brotli_frame, cmd_packet, danmu, pack, zlib_frame
 from tests.loopback.collect import until
 from tests.loopback.twitch import TwitchLoopback, privmsg
 from tests.support import Running, make_settings, running_service
@@ -137,11 +139,65 @@ async def test_killed_bilibili_server_reconnects_without_lost_or_duplicated_audi
             after = [f"after-{i}" for i in range(30)]
             await server.send(brotli_frame([danmu(700 + i, "w", t) for i, t in enumerate(after[:10])]), conn)
             await server.send(zlib_frame([danmu(700 + i, "w", t) for i, t in enumerate(after[10:20])]), conn)
-            frame = brotli_frame([danmu(700 + i, "w", t) for i, t in enumerate(after[20:])])
-            await server.send(frame[:7], conn)  # cut across two messages
-            await server.send(frame[7:], conn)
+            await server.send(brotli_frame([danmu(700 + i, "w", t) for i, t in enumerate(after[20:])]), conn)
             await until(lambda: len(audited(run, "bili", "chat")) >= 50, 10)
             await asyncio.sleep(0.3)  # nothing extra trickles in
             assert audited(run, "bili", "chat") == before + after
             states = [r["state"] for r in audit_lines(run, "bili") if r["type"] == "room_status"]
             assert states.count("connected") == 2 and "reconnecting" in states
+
+
+@pytest.mark.asyncio
+async def test_hostile_frames_on_one_bilibili_connection_lose_no_viewer_line(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    async with BilibiliLoopback() as server:
+        settings = make_settings(
+            tmp_path,
+            [{"name": "bili", "platform": "bilibili", "room_id": str(server.room_id)}],
+            platforms={"bilibili": server.settings_table(**FAST_BILI)},
+        )
+        async with running_service(settings) as run:
+            conn = await server.wait_authed(1)
+            runner = run.service.runners["bili"]
+            states: list[str] = []
+            health_failures: list[str] = []
+            checks = 0
+
+            async def watch() -> None:
+                # /healthz keeps answering while the hostile frames are decoded; a generous bound,
+                # so a loaded machine does not fail it: this is about never stalling, not speed
+                nonlocal checks
+                while True:
+                    states.append(runner.state)
+                    try:
+                        async with asyncio.timeout(3.0):
+                            async with http.get(f"{run.base_url}/healthz") as resp:
+                                await resp.json()
+                                checks += 1
+                    except (TimeoutError, aiohttp.ClientError) as exc:
+                        health_failures.append(repr(exc))
+                    await asyncio.sleep(0.05)
+
+            watcher = asyncio.create_task(watch())
+            lying_types = danmu(801, "骗子", "lying types")
+            lying_types["info"][2][0] = "--1"  # the uid
+            lying_types["info"][0][4] = "²"  # the timestamp
+            lying_types["info"][4][0] = [[]]  # the level
+            bomb = pack(5, brotli.compress(pack(5, b"") * 524_288), proto=3)  # 8 MiB of empty packets
+            lying_length = struct.pack(">IHHII", 9_999, 16, 0, 5, 0) + b'{"cmd":"DANMU_MSG"}'
+            viewers = []
+            for i, hostile in enumerate((cmd_packet(lying_types), bomb, lying_length)):
+                await server.send(hostile, conn)
+                viewers.append(f"viewer line {i}")
+                await server.send(cmd_packet(danmu(900 + i, f"观众{i}", viewers[-1])), conn)
+            await until(lambda: set(viewers) <= set(audited(run, "bili", "chat")), 10)
+            await asyncio.sleep(0.5)  # nothing extra trickles in, and /healthz is asked a few more times
+            watcher.cancel()
+            chats = audited(run, "bili", "chat")
+            assert [c for c in chats if c.startswith("viewer line")] == viewers  # each once, in order
+            assert "lying types" in chats  # a lying field is read as unknown, the line is kept
+            assert conn.ws.closed is False and len(server.authed_conns) == 1  # the same connection
+            assert "failed" not in states and checks > 0 and not health_failures
+            room = run.service.status()["rooms"]["bili"]
+            assert room["adapter_restarts"] == 0 and room["adapter_dropped"] == 2

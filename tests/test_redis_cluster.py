@@ -44,14 +44,21 @@ class FakeRooms:
 
 
 class Node:
-    def __init__(self, url: str, name: str, log: list[tuple[float, str, str, str]], rooms: list[str] = ROOMS) -> None:
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        log: list[tuple[float, str, str, str]],
+        rooms: list[str] = ROOMS,
+        lease: float = LEASE,
+    ) -> None:
         self.link = RedisLink(url)
         self.rooms = FakeRooms(name, log)
         self.leases = RoomLeases(
             self.link,
             Keys("livebot"),
             rooms,
-            lease_seconds=LEASE,
+            lease_seconds=lease,
             start_room=self.rooms.start,
             stop_room=self.rooms.stop,
             fence_room=self.rooms.fence,
@@ -202,14 +209,20 @@ async def test_a_worker_that_cannot_renew_stops_its_rooms_before_the_lease_expir
 
 @pytest.mark.asyncio
 async def test_owners_take_their_rooms_back_after_redis_lost_the_leases(tmp_path: Path) -> None:
+    # Redis restarts without persistence: every lease and the live-worker set are gone. The race
+    # this guards: a worker whose client hid the restart (its one retry reconnected silently) saw
+    # itself as the only live worker and took its peer's free rooms before the peer renewed them.
+    # The lease is long enough that a restart on a loaded machine stays within it (a longer gap
+    # rightly stops the rooms: see the test above).
+    lease = 3.0
     server = RedisServer(tmp_path / "redis", aof=False)
     server.start()
     log: list[tuple[float, str, str, str]] = []
-    a, b = Node(server.url, "a", log), Node(server.url, "b", log)
+    a, b = Node(server.url, "a", log, lease=lease), Node(server.url, "b", log, lease=lease)
     try:
         await a.start()
         await b.start()
-        await wait_for(lambda: _true(len(a.rooms.running) == 3 and len(b.rooms.running) == 3), 10 * LEASE)
+        await wait_for(lambda: _true(len(a.rooms.running) == 3 and len(b.rooms.running) == 3), 10 * lease)
         before = (set(a.rooms.running), set(b.rooms.running))
         stops = len([x for x in log if x[2] == "stop"])
         await asyncio.to_thread(server.restart)  # quick, and every lease is gone
@@ -217,12 +230,54 @@ async def test_owners_take_their_rooms_back_after_redis_lost_the_leases(tmp_path
         await probe.start()
 
         async def reclaimed() -> bool:
-            return set((await owners(probe)).values()) == {"a", "b"}
+            return set((await owners(probe)).values()) == {"a", "b"} and None not in (await owners(probe)).values()
 
-        await wait_for(reclaimed, 5 * LEASE)
-        await asyncio.sleep(2 * LEASE)
+        await wait_for(reclaimed, 5 * lease)
+        # a quiet period on both, so neither took the other's rooms in the meantime
+        assert a.leases._quiet_until > 0 and b.leases._quiet_until > 0
+        await asyncio.sleep(1.2 * lease)  # past the quiet period: still nobody moves
         assert (set(a.rooms.running), set(b.rooms.running)) == before
         assert len([x for x in log if x[2] == "stop"]) == stops  # nothing moved, nothing restarted
+        await probe.close()
+    finally:
+        await a.close()
+        await b.close()
+        server.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_worker_that_missed_the_restart_does_not_take_its_peers_rooms(tmp_path: Path) -> None:
+    # the race itself, made certain: Redis loses its data while neither link notices an outage
+    # (FLUSHALL stands in for a restart that the client's retry hid), and b's loop is a moment
+    # late (a loaded machine), so a's first tick after it finds b's rooms free
+    lease = 3.0
+    server = RedisServer(tmp_path / "redis", aof=False)
+    server.start()
+    log: list[tuple[float, str, str, str]] = []
+    a, b = Node(server.url, "a", log, lease=lease), Node(server.url, "b", log, lease=lease)
+    try:
+        await a.start()
+        await b.start()
+        await wait_for(lambda: _true(len(a.rooms.running) == 3 and len(b.rooms.running) == 3), 10 * lease)
+        before = (set(a.rooms.running), set(b.rooms.running))
+        moves = len(log)
+        assert b.leases._task is not None
+        b.leases._task.cancel()  # b stalls (its lease timers still run: 3 s is plenty)
+        b.leases._task = None
+        await b.link.client.flushall()
+        await asyncio.sleep(0.4 * lease)  # a few ticks of a
+        b.leases.start()
+        probe = RedisLink(server.url)
+        await probe.start()
+
+        async def reclaimed() -> bool:
+            return None not in (await owners(probe)).values()
+
+        await wait_for(reclaimed, 5 * lease)
+        await asyncio.sleep(1.2 * lease)
+        assert log[moves:] == []  # no room stopped or started anywhere: a never took b's rooms
+        assert (set(a.rooms.running), set(b.rooms.running)) == before
+        assert a.link.reconnects == b.link.reconnects == 0  # no outage was seen
         await probe.close()
     finally:
         await a.close()

@@ -21,7 +21,7 @@ def _replay(room: RoomSettings, settings: Settings, http: aiohttp.ClientSession)
 def _bilibili(room: RoomSettings, settings: Settings, http: aiohttp.ClientSession) -> Adapter:
     from bot.adapters.bilibili import BilibiliAdapter
 
-    if not room.room_id.isdigit():
+    if not (room.room_id.isascii() and room.room_id.isdigit()):
         raise ConfigError(settings.source, f"rooms.{room.name}.room_id", "a Bilibili room id is a number")
     return BilibiliAdapter(room, settings.platforms.bilibili, http)
 

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,6 +31,19 @@ import yarl
 from bot.events import Event, RoomStatus, User
 
 log = logging.getLogger(__name__)
+
+
+#: what ``ascii_int`` reads: ASCII digits with at most one leading minus
+_INT_TEXT = re.compile(r"-?[0-9]+")
+
+
+def ascii_int(text: object, *, max_digits: int = 18) -> int | None:
+    """``text`` as an int when it is plainly one (ASCII digits, one optional leading minus, at most
+    ``max_digits`` digits), else None. Not ``str.isdigit()``: it accepts "²" and "١", which int()
+    refuses, and a check on ``lstrip("-")`` lets "--1" through to the same ValueError."""
+    if not isinstance(text, str) or len(text) > max_digits + 1 or not _INT_TEXT.fullmatch(text):
+        return None
+    return int(text)
 
 
 class SendError(Exception):
@@ -108,6 +122,11 @@ class Adapter(abc.ABC):
     async def close(self) -> None:
         """Stop ``events()`` and release the connection."""
 
+    def forget_status(self) -> None:
+        """Forget the last state told, so the next one is told even if it is the same (after a
+        restart by the supervisor, which told its own state in between)."""
+        self._last_state = None
+
     def status(self, state: str, detail: str = "") -> RoomStatus | None:
         """A RoomStatus event for a new state, logged once; None when the state did not change."""
         if state == self._last_state:
@@ -121,6 +140,10 @@ class Adapter(abc.ABC):
 
 #: what a refused, broken or silent connection raises; ``WebsocketAdapter.events()`` redials after any of them
 CONNECTION_ERRORS = (aiohttp.ClientError, TimeoutError, OSError, ProtocolError)
+#: a frame that took longer than this to decode yields the event loop before the next one is read
+HEAVY_FRAME_SECONDS = 0.002
+#: distinct kinds of dropped input remembered for the once-per-kind log line and the counts
+MAX_DROP_KINDS = 100
 
 
 def describe(exc: BaseException) -> str:
@@ -142,6 +165,36 @@ class LogOnce:
             return False
         self._seen.add(key)
         return True
+
+
+class CpuBudget:
+    """How much of the event loop one room's decoding may take: ``share`` of every ``window`` seconds.
+
+    A room over its budget stops reading until the window ends: its frames wait in the socket
+    (nothing is dropped, the room only lags) while every other room and ``/healthz`` go on.
+    Between heavy frames the loop is yielded to at once, so one burst cannot hold it either.
+    """
+
+    def __init__(self, share: float = 0.25, window: float = 1.0) -> None:
+        self.share = share
+        self.window = window
+        self._start = time.monotonic()
+        self._used = 0.0
+        #: times this room was paused for using up its budget
+        self.throttled = 0
+
+    async def spend(self, seconds: float) -> None:
+        """Charge ``seconds`` of work just done; pause when the window's budget is used up."""
+        now = time.monotonic()
+        if now - self._start >= self.window:
+            self._start, self._used = now, 0.0
+        self._used += seconds
+        if self._used > self.share * self.window:
+            self.throttled += 1
+            await asyncio.sleep(max(0.0, self._start + self.window - now))
+            self._start, self._used = time.monotonic(), 0.0
+        elif seconds > HEAVY_FRAME_SECONDS:
+            await asyncio.sleep(0)
 
 
 @dataclass(frozen=True)
@@ -186,6 +239,11 @@ class WebsocketAdapter(Adapter):
         self.connections = 0
         #: frames, lines or commands dropped as malformed so far
         self.dropped = 0
+        #: the same by kind ("a malformed frame: FrameError"), for /healthz and tests
+        self.drops: dict[str, int] = {}
+        self._drop_kinds = LogOnce(MAX_DROP_KINDS)
+        #: the share of the event loop this room's decoding may take (``_receive`` callers spend it)
+        self._budget = CpuBudget()
 
     # --- what a platform provides ----------------------------------------------------------------
 
@@ -220,8 +278,9 @@ class WebsocketAdapter(Adapter):
                     st = self.status("connecting")
                     if st:
                         yield st
-                target = await self._target()
+                target = ""
                 try:
+                    target = await self._target()
                     async for ev in self._connection(target):
                         yield ev
                     redial = self._ended(target, None)
@@ -301,10 +360,22 @@ class WebsocketAdapter(Adapter):
                 await asyncio.sleep(every)
 
     def _drop(self, what: str, exc: Exception) -> None:
-        """Count and log a dropped frame, line or command without letting a hostile server flood the log."""
+        """Count a dropped frame, line or command, and log it once per kind (what was dropped and
+        why), so a hostile server can neither flood the log nor hide a new kind of trouble."""
         self.dropped += 1
-        if self.dropped <= 10 or self.dropped % 1000 == 0:
-            self._log.warning("room %s: dropped %s: %s (%d dropped so far)", self.room, what, exc, self.dropped)
+        kind = f"{what}: {type(exc).__name__}"
+        if kind in self.drops or len(self.drops) < MAX_DROP_KINDS:
+            self.drops[kind] = self.drops.get(kind, 0) + 1
+        if self._drop_kinds.first(kind):
+            self._log.warning(
+                "room %s: dropped %s: %s (logged once per kind; %d dropped so far)",
+                self.room,
+                what,
+                str(exc)[:200],
+                self.dropped,
+            )
+        elif self.dropped % 1000 == 0:
+            self._log.warning("room %s: %d frames, lines or commands dropped so far", self.room, self.dropped)
 
     async def _hang_up(self) -> None:
         """End the current connection: stop its keepalive, close its websocket."""

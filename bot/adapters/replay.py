@@ -3,7 +3,7 @@
 Each line is an event's JSON form without ``room``/``platform``/``seq``/``ts``, plus ``t``: seconds
 from the start of the show. Lines play at real speed (``speed`` > 1 plays faster). Chat lines the
 bot sends come back into the room as chat from the bot's account, as a real platform echoes them.
-A bad line is logged with its line number and skipped.
+A bad line (of any kind of wrongness) is logged with its line number and skipped.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import asyncio
 import dataclasses
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from bot.adapters.base import Adapter
-from bot.events import AnchorSpeech, ChatMessage, Event, EventFormatError, User, event_from_dict
+from bot.events import AnchorSpeech, ChatMessage, Event, User, event_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +34,27 @@ def load_recording(path: str | Path) -> list[tuple[float, dict[str, Any]]]:
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             try:
-                obj = json.loads(line)
-                if not isinstance(obj, dict):
-                    raise ValueError("not a JSON object")
-                t = float(obj.pop("t"))
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("%s:%d: skipping a bad recording line: %s", path, lineno, exc)
+                entry = parse_line(line)
+            except Exception as exc:  # any kind of wrongness costs its own line only
+                log.warning(
+                    "%s:%d: skipping a bad recording line: %s", path, lineno, str(exc)[:200] or type(exc).__name__
+                )
                 continue
-            out.append((t, obj))
+            out.append(entry)
     return out
+
+
+def parse_line(line: str) -> tuple[float, dict[str, Any]]:
+    """One recording line -> (t, event JSON); ValueError (or another error) when it is not one."""
+    obj = json.loads(line)
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    if "t" not in obj:
+        raise ValueError("no t (seconds from the start of the show)")
+    t = obj.pop("t")
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
+        raise ValueError(f"t must be a number of seconds >= 0, not {str(t)[:40]!r}")
+    return float(t), obj
 
 
 class ReplayAdapter(Adapter):
@@ -58,6 +71,8 @@ class ReplayAdapter(Adapter):
         self._player: asyncio.Task[None] | None = None
         self._last_sent: str | None = None
         self.plays = 0
+        #: recording entries skipped because they are not events
+        self.dropped = 0
 
     @property
     def can_send(self) -> bool:
@@ -69,8 +84,9 @@ class ReplayAdapter(Adapter):
         obj.pop("ts", None)
         try:
             event = event_from_dict(obj)
-        except EventFormatError as exc:
-            log.warning("%s: skipping recording entry %d: %s", self.path, lineno, exc)
+        except Exception as exc:  # EventFormatError, or a field of a type the decoder trips on
+            self.dropped += 1
+            log.warning("%s: skipping recording entry %d: %s", self.path, lineno, str(exc)[:200] or type(exc).__name__)
             return None
         if isinstance(event, AnchorSpeech) and self.plays > 1:
             # each pass is a new show: segment ids must not collide with the last pass

@@ -24,7 +24,16 @@ from typing import Any
 
 import aiohttp
 
-from bot.adapters.base import Backoff, LogOnce, ProtocolError, Redial, SendError, WebsocketAdapter
+from bot.adapters.base import (
+    CONNECTION_ERRORS,
+    Backoff,
+    LogOnce,
+    ProtocolError,
+    Redial,
+    SendError,
+    WebsocketAdapter,
+    ascii_int,
+)
 from bot.adapters.irc import IrcMessage, IrcParseError, build_line, clean_text, parse_line
 from bot.config import RoomSettings, TwitchSettings
 from bot.events import ChatMessage, Event, Gift, GuardBuy, User
@@ -151,15 +160,11 @@ class TwitchAdapter(WebsocketAdapter):
                 if len(buffer) > MAX_BUFFER:
                     self._drop("an over-long partial line", ProtocolError(f"{len(buffer)} characters"))
                     buffer = ""
+                started = time.perf_counter()
                 for line in lines:
                     if not line:
                         continue
-                    try:
-                        m = parse_line(line)
-                    except IrcParseError as exc:
-                        self._drop("a malformed line", exc)
-                        continue
-                    for ev in await self._handle(ws, m, line):
+                    for ev in await self._line(ws, line):
                         yield ev
                     if self._joined and not announced:
                         announced = True
@@ -168,8 +173,23 @@ class TwitchAdapter(WebsocketAdapter):
                         )
                         if st:
                             yield st
+                await self._budget.spend(time.perf_counter() - started)
         finally:
             await self._hang_up()
+
+    async def _line(self, ws: aiohttp.ClientWebSocketResponse, line: str) -> list[Event]:
+        """One IRC line on its own: the frame boundary. A malformed line, or one a handler cannot
+        read, is dropped and counted and the connection goes on; what ends a connection on purpose
+        (a login failure, RECONNECT, a link that broke while answering PING) still does."""
+        try:
+            return await self._handle(ws, parse_line(line), line)
+        except IrcParseError as exc:
+            self._drop("a malformed line", exc)
+        except CONNECTION_ERRORS:
+            raise
+        except Exception as exc:
+            self._drop("a line that broke the handler", exc)
+        return []
 
     async def _handle(self, ws: aiohttp.ClientWebSocketResponse, m: IrcMessage, line: str) -> list[Event]:
         cmd = m.command
@@ -245,7 +265,7 @@ class TwitchAdapter(WebsocketAdapter):
             "room": self.room,
             "platform": self.platform,
             "raw": line,
-            "platform_ts": int(raw_ts) / 1000 if raw_ts.isdigit() and len(raw_ts) < 16 else None,
+            "platform_ts": _positive(raw_ts, 15) / 1000 or None,
             "user": user,
             "text": text,
         }
@@ -262,9 +282,9 @@ class TwitchAdapter(WebsocketAdapter):
             if len(self._last_msg_id) > 5000:
                 self._last_msg_id.popitem(last=False)
         common = self._common(m, line, user, text)
-        bits = m.tags.get("bits", "")
-        if bits.isdigit() and 0 < len(bits) < 10:
-            return [Gift(**common, gift_name="bits", count=int(bits), price=int(bits) / 100, currency="USD")]
+        bits = _positive(m.tags.get("bits"), 9)
+        if bits:
+            return [Gift(**common, gift_name="bits", count=bits, price=bits / 100, currency="USD")]
         reply = m.tags.get("reply-parent-display-name") or m.tags.get("reply-parent-user-login") or None
         return [ChatMessage(**common, msg_id=msg_id, reply_to=reply)]
 
@@ -277,14 +297,14 @@ class TwitchAdapter(WebsocketAdapter):
         plan = tags.get("msg-param-sub-plan", "1000")
         level, price = SUB_PLANS.get(plan, (3, 4.99))
         if kind in ("sub", "resub"):
-            months = _int(tags.get("msg-param-multimonth-duration")) or 1
+            months = _positive(tags.get("msg-param-multimonth-duration")) or 1
             return [GuardBuy(**common, level=level, months=months, price=price * months, currency="USD")]
         if kind in ("subgift", "anonsubgift"):
             if tags.get("msg-param-community-gift-id"):
                 return []  # one of the subs of a submysterygift already counted
             return [Gift(**common, gift_name=f"sub gift ({plan})", count=1, price=price, currency="USD")]
         if kind in ("submysterygift", "anonsubmysterygift"):
-            count = _int(tags.get("msg-param-mass-gift-count")) or 1
+            count = _positive(tags.get("msg-param-mass-gift-count")) or 1
             return [Gift(**common, gift_name=f"sub gift ({plan})", count=count, price=price * count, currency="USD")]
         if kind == "announcement" and len(m.params) > 1:
             return [ChatMessage(**common, msg_id=tags.get("id") or None)]  # highlighted chat: still chat text
@@ -318,5 +338,7 @@ class TwitchAdapter(WebsocketAdapter):
         self._sent_at.append(now)
 
 
-def _int(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and len(value) < 10 else 0
+def _positive(value: str | None, max_digits: int = 9) -> int:
+    """A tag's count or time when it is a plain positive number, else 0 (never a ValueError)."""
+    n = ascii_int(value, max_digits=max_digits)
+    return n if n is not None and n > 0 else 0

@@ -44,13 +44,15 @@ TICK_SHARE = 0.15
 # stop a room this share of the lease before the lease would run out
 MARGIN_SHARE = 0.1
 
-# KEYS[1] the live-workers set; ARGV: worker id, ttl ms. Returns the live workers.
+# KEYS[1] the live-workers set; ARGV: worker id, ttl ms. Returns {1 if the caller was in the set
+# before this heartbeat else 0, the live workers}.
 HEARTBEAT_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local known = redis.call('ZSCORE', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-return redis.call('ZRANGE', KEYS[1], 0, -1)
+return {known and 1 or 0, redis.call('ZRANGE', KEYS[1], 0, -1)}
 """
 
 # KEYS[1] a room's lease; ARGV: worker id, ttl ms, '1' to take it when nobody holds it.
@@ -131,6 +133,7 @@ class RoomLeases:
         self._stopping: dict[str, asyncio.Task[None]] = {}
         self.live: list[str] = []
         self._quiet_until = 0.0
+        self._last_beat: float | None = None  # when our last heartbeat was sent (our clock)
         self._task: asyncio.Task[None] | None = None
         self._heartbeat = link.client.register_script(HEARTBEAT_LUA)
         self._claim = link.client.register_script(CLAIM_LUA)
@@ -182,8 +185,17 @@ class RoomLeases:
         if not self.link.up:
             return  # the lease timers stop rooms we can no longer vouch for
         sent = self._clock()
-        live = await self._heartbeat(keys=[self.keys.workers], args=[self.worker_id, int(self.ttl * 1000)])
+        known, live = await self._heartbeat(keys=[self.keys.workers], args=[self.worker_id, int(self.ttl * 1000)])
         self.live = sorted(w.decode() if isinstance(w, bytes) else str(w) for w in live)
+        if not int(known) and self._last_beat is not None and sent - self._last_beat < self.ttl:
+            # our entry is gone though it cannot have expired: Redis lost its data (a restart
+            # without persistence) without this link seeing an outage (the client's one retry hid
+            # it). The first worker back would see itself alone and take every free room, its
+            # peers' included: wait one lease period, as after an outage, so owners reclaim first
+            log.warning("worker %s: Redis lost the live-worker set; waiting a lease period before taking rooms",
+                        self.worker_id)  # fmt: skip
+            self._after_outage(0.0)
+        self._last_beat = sent
         await self._renew(sent)
         if self._clock() < self._quiet_until:
             return

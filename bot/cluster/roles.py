@@ -2,7 +2,8 @@
 with both in one process when ``[redis] url`` is set.
 
 - ``livebot worker --config FILE [--port N]``: runs the rooms it holds leases for (adapters,
-  pipelines, replies); serves only ``/healthz`` and ``/metrics`` (``[redis] worker_port``).
+  pipelines, replies); serves only ``/healthz`` and ``/metrics`` (``[redis] worker_port``, or a
+  free port when another worker on the machine has it; the port is printed).
 - ``livebot web --config FILE [--port N]``: the web app (overlay pages and feed, console, admin,
   speech ingest, ``/healthz``, ``/metrics``) for every configured room, wherever it runs.
 
@@ -15,9 +16,10 @@ import argparse
 import dataclasses
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from bot.config import ConfigError, Settings, ensure_tokens, load_config
+from bot.config import ConfigError, Settings, ensure_tokens, load_config, require_rooms
 
 log = logging.getLogger("livebot")
 
@@ -25,6 +27,7 @@ log = logging.getLogger("livebot")
 def _settings(args: argparse.Namespace) -> Settings | None:
     try:
         settings = load_config(args.config)
+        require_rooms(settings)
     except ConfigError as exc:
         print(f"livebot: config error: {exc}", file=sys.stderr)
         return None
@@ -88,21 +91,47 @@ def build_app(settings: Settings, *, worker: bool, web: bool):  # type: ignore[n
     return app
 
 
-def run_node(settings: Settings, *, worker: bool, web: bool, port: int | None = None) -> int:
-    from aiohttp import web as aioweb
+def run_node(
+    settings: Settings,
+    *,
+    worker: bool,
+    web: bool,
+    port: int | None = None,
+    announce: Callable[[], None] | None = None,
+) -> int:
+    """Serve a node with the given roles until interrupted; ``announce`` runs once it listens.
 
-    if port is None:
-        port = settings.server.port if web else settings.redis.worker_port
-    app = build_app(settings, worker=worker, web=web)
+    A worker without ``--port`` listens on ``[redis] worker_port``, or on a free port when that
+    one is taken (several workers on one machine with one config all run); the port it got is
+    printed. An explicit ``--port`` that is taken is an error."""
+    from bot.serving import ListenError, bind, bound_port, run
+
     host = settings.server.host
-    roles = "+".join(r for r, on in (("worker", worker), ("web", web)) if on)
-    print(f"livebot {roles}: redis {_safe(settings)}")
-    print(f"health: http://{host}:{port}/healthz  metrics: http://{host}:{port}/metrics", flush=True)
+    if port is not None:
+        wanted, movable = port, False
+    elif web:
+        wanted, movable = settings.server.port, False
+    else:
+        wanted, movable = settings.redis.worker_port, True
     try:
-        aioweb.run_app(app, host=host, port=port, print=None, shutdown_timeout=5.0, handle_signals=True)
-    except OSError as exc:
-        print(f"livebot: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        sock = bind(host, wanted, any_port_if_busy=movable)
+    except ListenError as exc:
+        print(f"livebot: {exc}", file=sys.stderr)
         return 1
+    actual = bound_port(sock)
+    app = build_app(settings, worker=worker, web=web)
+    roles = "+".join(r for r, on in (("worker", worker), ("web", web)) if on)
+
+    def listening() -> None:
+        if announce is not None:
+            announce()
+        print(f"livebot {roles}: redis {_safe(settings)}")
+        if actual != wanted:
+            print(f"port {wanted} is taken (another worker?): listening on {actual} instead")
+        shown = f"[{host}]" if ":" in host else host
+        print(f"health: http://{shown}:{actual}/healthz  metrics: http://{shown}:{actual}/metrics", flush=True)
+
+    run(app, sock, listening)
     return 0
 
 
@@ -129,15 +158,17 @@ def cmd_web(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, server=dataclasses.replace(settings.server, port=args.port))
     from bot.urls import print_urls
 
-    print_urls(settings)
-    return run_node(settings, worker=False, web=True)
+    return run_node(settings, worker=False, web=True, announce=lambda: print_urls(settings))
 
 
 def register(sub: Any) -> None:
     worker = sub.add_parser("worker", help="run the rooms this worker is assigned through Redis (no web pages)")
     worker.add_argument("--config", required=True, help="path of the TOML config (with [redis] url)")
     worker.add_argument(
-        "--port", type=int, default=None, help="/healthz and /metrics port (default: [redis] worker_port)"
+        "--port",
+        type=int,
+        default=None,
+        help="/healthz and /metrics port (default: [redis] worker_port, or a free port when that one is taken)",
     )
     worker.set_defaults(func=cmd_worker)
 

@@ -128,6 +128,7 @@ class Worker(Service):
         self._ingest_rooms: dict[str, str] = {}  # ingest stream key -> room
         self._status_task: asyncio.Task[None] | None = None
         self._boot: asyncio.Task[None] | None = None
+        self._stopping = False
         self.ready = False
         self.link.on_reconnect(self._announce_reconnect)
         self.ingested = 0
@@ -146,6 +147,8 @@ class Worker(Service):
         self.room_settings = {r.name: r for r in mirrored}
         # every room's rules and FAQ now, off the event loop: a room taken over starts at once
         await asyncio.to_thread(self._preload, mirrored)
+        if self._stopping:
+            return  # stopped while the files were loading (the thread cannot be cancelled)
         self._watcher = asyncio.create_task(self._watch_files(), name="reload-watcher")
         self.ingest_tail.start()
         self.leases.start()
@@ -161,8 +164,15 @@ class Worker(Service):
                 self._faq_store(room.faq)
 
     async def stop(self) -> None:
+        # the start-up first: one cancelled half-way must not go on to start the lease heartbeat
+        # after the leases were closed (the worker would look alive to the others for a lease period)
+        self._stopping = True
+        if self._boot is not None:
+            self._boot.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._boot
         await self.leases.close()  # stops every room gracefully and hands its lease back
-        for task in (self._boot, self._status_task, self._state_task):
+        for task in (self._status_task, self._state_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

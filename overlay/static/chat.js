@@ -1,5 +1,7 @@
 // Chat overlay: the room's chat, gifts, super chats and memberships, so a small streamer needs
 // only livebot in OBS. Every name and message is untrusted and only ever set as textContent.
+// Lines sit on the bottom of the box (chat.css): the newest is always fully in view, the oldest
+// leave over the top edge and are removed beyond ?max=.
 //
 // ?max= lines (default 14), ?fade= seconds after which a line fades out (default 0: never),
 // ?enter=1 also shows follows. Super chats are pinned above the chat for their paid duration

@@ -111,6 +111,42 @@ async def test_faq_card_merges_askers_and_leaves_after_faq_seconds(tmp_path: Pat
         assert await card.eval_on_selector(".name", "n => n.textContent") == "丁"
 
 
+async def test_chat_overlay_keeps_the_newest_line_fully_in_view(tmp_path: Path, open_page) -> None:
+    async with serve(quiet_room_settings(tmp_path)) as running:
+        w = await open_page(running.overlay_url("shop", "chat", max="40", position="top-left"))
+        await wait_connected(w.page)
+        for i in range(40):
+            # short and long lines, and one wall of text taller than the box would be
+            text = "长" * (600 if i == 20 else 10 + (i * 37) % 90) + f" #{i}"
+            await running.service.ingest(ChatMessage(room="shop", user=viewer(f"观众{i}", str(i)), text=text))
+        await w.page.wait_for_function(
+            "() => (document.querySelector('.lines .line:last-child .text') || {}).textContent?.endsWith('#39')",
+            timeout=10_000,
+        )
+        for last in (39, None):
+            if last is None:  # and once more after a wall of text as the newest line
+                await running.service.ingest(ChatMessage(room="shop", user=viewer("墙", "99"), text="墙" * 2000))
+                await w.page.wait_for_function(
+                    "() => document.querySelector('.lines .line:last-child .text').textContent.startsWith('墙')",
+                    timeout=10_000,
+                )
+            box = await w.page.eval_on_selector(
+                ".lines",
+                """lines => {
+                    const outer = lines.getBoundingClientRect();
+                    const newest = lines.lastElementChild.getBoundingClientRect();
+                    return {outer: [outer.top, outer.bottom], newest: [newest.top, newest.bottom]};
+                }""",
+            )
+            top, bottom = box["outer"]
+            newest_top, newest_bottom = box["newest"]
+            # the newest line is wholly inside the box and the box inside the 1920x1080 canvas
+            assert top - 0.5 <= newest_top < newest_bottom <= bottom + 0.5, box
+            assert 0 <= top and bottom <= 1080, box
+        assert await w.page.locator(".lines .line").count() <= 40
+        assert not w.errors
+
+
 async def test_chat_overlay_shows_messages_gifts_super_chats_and_guards(tmp_path: Path, open_page) -> None:
     async with serve(quiet_room_settings(tmp_path)) as running:
         w = await open_page(running.overlay_url("shop", "chat"))

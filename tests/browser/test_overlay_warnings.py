@@ -85,25 +85,67 @@ async def test_repeats_merge_into_one_card_with_a_count(tmp_path: Path, open_pag
         assert (await w.page.inner_text(".lb-warning .count")).strip() == "×3"
 
 
-async def test_a_burst_is_queued_and_block_goes_first(tmp_path: Path, open_page) -> None:
+async def full_rules(page: Any) -> list[str]:
+    """The rules of the warnings shown as full cards, top to bottom."""
+    return await page.eval_on_selector_all(".lb-warning", "ns => ns.map(n => n.dataset.rule)")
+
+
+async def shows_in_full(page: Any, rules: str) -> None:
+    """Wait (briefly: it must be at once) until exactly these rules are the full cards, in order."""
+    await page.wait_for_function(
+        "rules => [...document.querySelectorAll('.lb-warning')].map(n => n.dataset.rule).join() === rules",
+        arg=rules,
+        timeout=3_000,
+    )
+
+
+async def row_rules(page: Any) -> list[str]:
+    return await page.eval_on_selector_all(".lb-warning-row", "ns => ns.map(n => n.dataset.rule)")
+
+
+async def in_view(page: Any, selector: str) -> bool:
+    box = await (await page.wait_for_selector(selector, timeout=2_000)).bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 1080 and box["width"] > 0
+
+
+async def test_the_newest_warning_is_shown_at_once_however_many_came_before(tmp_path: Path, open_page) -> None:
     async with serve(quiet_room_settings(tmp_path)) as running:
-        w = await open_page(running.overlay_url("shop", max="2", seconds="60"))
+        w = await open_page(running.overlay_url("shop", max="3", rows="6", seconds="120"))
         await wait_connected(w.page)
-        for i in range(5):
+        for i in range(12):
             await emit(running, warning("shop", f"r{i}", f"词{i}"))
-        await w.page.wait_for_selector("#warnings-more:not([hidden])", timeout=5_000)
-        assert await w.page.locator(".lb-warning:not(.leaving)").count() == 2
-        assert "还有 3 条提醒" in await w.page.inner_text("#warnings-more")
+            # each one in full, on screen, the moment it arrives: nothing queues behind older cards
+            await w.page.wait_for_selector(f'.lb-warning[data-rule="r{i}"]', timeout=3_000)
+            assert await in_view(w.page, f'.lb-warning[data-rule="r{i}"]')
+        assert await full_rules(w.page) == ["r11", "r10", "r9"]  # newest first
+        assert await row_rules(w.page) == [f"r{i}" for i in range(8, 2, -1)]  # older ones compact
+        assert "还有 3 条较早的提醒" in await w.page.inner_text("#warnings-more")
+        assert not w.errors
 
-        # a block-severity warning does not wait behind warn ones: it is shown at once, and the
-        # warn card it displaced goes back into the queue rather than being lost
-        await emit(running, warning("shop", "r-block", "祛斑", severity="block"))
-        await w.page.wait_for_selector('.lb-warning:not(.leaving)[data-rule="r-block"]', timeout=2_000)
-        assert await w.page.locator(".lb-warning:not(.leaving)").count() == 2
-        assert "还有 4 条提醒" in await w.page.inner_text("#warnings-more")
 
-        # once the visible cards have had their minimum time, the queue moves on
-        await w.page.wait_for_selector('.lb-warning:not(.leaving)[data-rule="r2"]', timeout=10_000)
+async def test_block_outranks_warn_but_never_hides_a_newer_block(tmp_path: Path, open_page) -> None:
+    async with serve(quiet_room_settings(tmp_path)) as running:
+        w = await open_page(running.overlay_url("shop", max="2", rows="10", seconds="120"))
+        await wait_connected(w.page)
+        for i in range(3):
+            await emit(running, warning("shop", f"w{i}", f"词{i}"))
+        await emit(running, warning("shop", "b0", "祛斑", severity="block"))
+        await w.page.wait_for_selector('.lb-warning[data-rule="b0"]', timeout=3_000)
+        # later warn-level phrases are shown in full as they come, and the block stays in full
+        for i in range(3, 6):
+            await emit(running, warning("shop", f"w{i}", f"词{i}"))
+            await shows_in_full(w.page, f"b0,w{i}")
+        # a newer block: shown at once, above the older one; the older one moves down, not out
+        await emit(running, warning("shop", "b1", "根治", severity="block"))
+        await shows_in_full(w.page, "b1,b0")
+        # the newest is always in full, even a warn when blocks fill the cards; the newer block
+        # keeps its full card, the older block is the one compacted
+        await emit(running, warning("shop", "w6", "词6"))
+        await shows_in_full(w.page, "b1,w6")
+        rows = await row_rules(w.page)
+        assert rows[0] == "b0" and rows[1:] == ["w5", "w4", "w3", "w2", "w1", "w0"]
+        assert await w.page.locator("#warnings-more").is_hidden()  # all of it on screen
+        assert not w.errors
 
 
 async def test_cards_dismiss_themselves(tmp_path: Path, open_page) -> None:
@@ -221,11 +263,16 @@ async def test_many_warnings_at_once_keep_the_page_alive(tmp_path: Path, open_pa
         for i, text in enumerate(OTHER_VIOLATIONS):
             await post_speech(running, text, f"burst-{i}")
         await w.page.wait_for_selector(".lb-warning", timeout=10_000)
-        await asyncio.sleep(0.3)
         total = running.service.runners["shop"].pipeline.counters["warnings"]
-        visible = await w.page.locator(".lb-warning:not(.leaving)").count()
-        more_hidden = await w.page.evaluate("document.getElementById('warnings-more').hidden")
         assert total >= 4
-        assert visible == 3  # never more than ?max= (3) on screen...
-        assert not more_hidden  # ...and the rest announced as queued
+
+        async def shown() -> int:
+            return await w.page.evaluate("document.querySelectorAll('.lb-warning, .lb-warning-row').length")
+
+        for _ in range(50):
+            if await shown() >= total:
+                break
+            await asyncio.sleep(0.1)
+        assert await w.page.locator(".lb-warning").count() == 3  # never more than ?max= (3) in full...
+        assert await shown() == total  # ...and every other one still on screen, compact
         assert not w.errors

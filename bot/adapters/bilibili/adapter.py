@@ -2,10 +2,13 @@
 
 One connection's life: pick the next host of the plan, connect, send the auth packet at once,
 wait for the auth reply (``connect_timeout_seconds``), then heartbeat every ``heartbeat_seconds``
-and read frames until the server goes away or stays silent for heartbeat + 5 s. Every packet of
-every frame received is turned into events exactly once, in order; nothing is buffered across a
-reconnect. Between connections: ``Backoff`` (full jitter), the next host, and a fresh set-up after
-an auth rejection (-101) or every few failed connections.
+and read frames until the server goes away or stays silent for heartbeat + 5 s. Each websocket
+message is decoded on its own, from offset 0 (Bilibili sends whole packets per message), and every
+packet in it is turned into events exactly once, in order; a malformed message or command is
+dropped and counted at that boundary and the connection goes on. Decoding is charged to the room's
+``CpuBudget``, so one room's junk cannot stall the others. Between connections: ``Backoff`` (full
+jitter), the next host, and a fresh set-up after an auth rejection (-101) or every few failed
+connections.
 """
 
 from __future__ import annotations
@@ -21,18 +24,8 @@ import aiohttp
 
 from bot.adapters.base import Backoff, ProtocolError, Redial, SendError, WebsocketAdapter
 from bot.adapters.bilibili.commands import CommandError, CommandParser
-from bot.adapters.bilibili.frames import (
-    DEFAULT_LIMITS,
-    FrameError,
-    Op,
-    Packet,
-    Proto,
-    Reassembler,
-    encode,
-    expand,
-    json_body,
-)
-from bot.adapters.bilibili.setup import RoomPlan, RoomSetup
+from bot.adapters.bilibili.frames import DEFAULT_LIMITS, FrameError, Op, Packet, Proto, decode, encode, json_body
+from bot.adapters.bilibili.setup import RoomPlan, RoomSetup, SetupFailed
 from bot.config import BilibiliSettings, RoomSettings
 from bot.events import Event, User
 
@@ -59,7 +52,7 @@ class BilibiliAdapter(WebsocketAdapter):
         super().__init__(
             room.name, http, Backoff(base=settings.reconnect_base_seconds, cap=settings.reconnect_cap_seconds)
         )
-        if not room.room_id.isdigit():
+        if not (room.room_id.isascii() and room.room_id.isdigit()):
             raise ValueError(f"a Bilibili room_id is a number, not {room.room_id!r}")
         self.room_id = int(room.room_id)
         self.settings = settings
@@ -96,12 +89,15 @@ class BilibiliAdapter(WebsocketAdapter):
         return self._plan.urls[self._host_index % len(self._plan.urls)]
 
     def _ended(self, target: str, exc: Exception | None) -> Redial:
+        if isinstance(exc, SetupFailed) or self._plan is None:
+            # no plan, and no fallback for the configured endpoints: set up again after the backoff
+            self._need_setup = True
+            return super()._ended(target, exc)
         if isinstance(exc, AuthRejected):
             redial = Redial(str(exc))
             self._need_setup = True  # -101 and friends: the token is stale
         else:
             redial = super()._ended(target, exc)
-        assert self._plan is not None
         self._failures += 1
         self._host_index += 1
         if self._failures % max(SETUP_EVERY_FAILURES, len(self._plan.urls)) == 0:
@@ -132,7 +128,6 @@ class BilibiliAdapter(WebsocketAdapter):
             await ws.send_bytes(encode(Op.AUTH, self._plan.auth_body(), proto=Proto.RAW))
             deadline = asyncio.get_running_loop().time() + timeout
             receive_timeout = self.settings.heartbeat_seconds + self.receive_grace
-            reassembler = Reassembler(self.limits)
             authed = False
             while True:
                 msg = await self._receive(
@@ -143,32 +138,41 @@ class BilibiliAdapter(WebsocketAdapter):
                 if msg.type != aiohttp.WSMsgType.BINARY:
                     self._drop("a text message", ProtocolError(repr(msg.data[:60])))
                     continue
-                try:
-                    for top in reassembler.feed(msg.data):
-                        for leaf in self._leaves(top):
-                            if leaf.op == Op.AUTH_REPLY:
-                                if not authed:
-                                    self._auth_reply(leaf)
-                                    authed = True
-                                    st = self._connected(
-                                        ws, url, beat=HEARTBEAT, every=self.settings.heartbeat_seconds, at_once=True
-                                    )
-                                    if st:
-                                        yield st
-                            elif leaf.op == Op.MESSAGE:
-                                for ev in self._commands(leaf):
-                                    yield ev
-                except FrameError as exc:
-                    self._drop("a malformed frame", exc)
+                started = time.perf_counter()
+                events, auth = self._decode(msg.data, authed)
+                if auth is not None:
+                    self._auth_reply(auth)  # raises AuthRejected: the connection ends
+                    authed = True
+                    st = self._connected(ws, url, beat=HEARTBEAT, every=self.settings.heartbeat_seconds, at_once=True)
+                    if st:
+                        yield st
+                for ev in events:
+                    yield ev
+                await self._budget.spend(time.perf_counter() - started)
         finally:
             await self._hang_up()
 
-    def _leaves(self, top: Packet) -> list[Packet]:
+    def _decode(self, data: bytes, authed: bool) -> tuple[list[Event], Packet | None]:
+        """One websocket message on its own, from offset 0: its events, and the auth reply when it
+        is the first. This is the frame boundary: nothing a hostile message holds escapes it; a
+        broken message or command is dropped and counted, and the connection goes on."""
+        events: list[Event] = []
+        auth: Packet | None = None
         try:
-            return expand(top, self.limits)
+            leaves = decode(data, self.limits)
         except FrameError as exc:
-            self._drop("a malformed packet", exc)
-            return []
+            self._drop("a malformed frame", exc)
+            return events, None
+        except Exception as exc:  # a bug of ours must not end the room: drop this message only
+            self._drop("a frame that broke the decoder", exc)
+            return events, None
+        for leaf in leaves:
+            if leaf.op == Op.AUTH_REPLY:
+                if not authed and auth is None:
+                    auth = leaf
+            elif leaf.op == Op.MESSAGE:
+                events.extend(self._commands(leaf))
+        return events, auth
 
     def _auth_reply(self, leaf: Packet) -> None:
         try:
@@ -185,7 +189,9 @@ class BilibiliAdapter(WebsocketAdapter):
             return self._parser.parse(json_body(leaf))
         except (FrameError, CommandError) as exc:
             self._drop("a command", exc)
-            return []
+        except Exception as exc:  # a field we read wrong: this command is lost, the others are not
+            self._drop("a command that broke the parser", exc)
+        return []
 
     # --- sending ---------------------------------------------------------------------------------
 

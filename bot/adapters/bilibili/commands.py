@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from bot.adapters.base import LogOnce
+from bot.adapters.base import LogOnce, ascii_int
 from bot.adapters.bilibili import pb
 from bot.events import (
     ChatMessage,
@@ -93,8 +93,9 @@ def _int(v: Any, default: int = 0) -> int:
         return v
     if isinstance(v, float) and v == v and abs(v) < 1e18:
         return int(v)
-    if isinstance(v, str) and v.strip().lstrip("-").isdigit() and len(v) < 20:
-        return int(v)
+    if isinstance(v, str):
+        n = ascii_int(v.strip())
+        return default if n is None else n
     return default
 
 

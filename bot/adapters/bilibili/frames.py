@@ -1,12 +1,14 @@
-"""Bilibili danmaku packets: encode, decode, decompress, reassemble. Pure bytes in, bytes out.
+"""Bilibili danmaku packets: encode, decode, decompress. Pure bytes in, bytes out.
 
 A packet is a 16-byte big-endian header ``packet_len u32, header_len u16, proto u16, op u32,
 seq u32`` and a body. One websocket message may carry several packets back to back, and a packet
 of proto 2 (zlib) or 3 (brotli) carries more packets inside its compressed body.
 
-Everything here treats its input as hostile: every length is checked against the bytes actually
-present and against ``Limits``, decompression stops at a budget (no decompression bombs), nesting
-is bounded, and anything malformed raises ``FrameError`` - never another exception type.
+Everything here treats its input as hostile: each websocket message is decoded on its own from
+offset 0, every length is checked against the bytes actually present and against ``Limits``,
+decompression runs in chunks charged to a per-message budget (packets, empty packets, bytes) as
+it goes, so a bomb stops at its first excess; nesting is bounded, and anything malformed raises
+``FrameError`` - never another exception type.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import brotli
 
@@ -50,19 +52,23 @@ class Limits:
 
     #: largest packet (header + body) accepted off the wire, compressed or not
     max_packet: int = 1 << 20
-    #: total bytes one top-level packet may inflate to, across all nesting levels
+    #: total bytes one websocket message may inflate to, across all nesting levels
     max_inflated: int = 8 << 20
     #: compressed packets inside compressed packets, at most this deep
     max_depth: int = 2
-    #: leaf packets one top-level packet may expand to
-    max_packets: int = 20_000
+    #: leaf packets one websocket message may expand to (real frames carry tens to hundreds)
+    max_packets: int = 2_000
+    #: empty leaf packets (no body: nothing to read) skipped per message before it counts as a bomb
+    max_empty: int = 64
 
 
 DEFAULT_LIMITS = Limits()
+#: decompress this much at a time, so the packet budget can stop a bomb after its first chunk
+INFLATE_CHUNK = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Packet:
+class Packet(NamedTuple):
+    # a tuple, not a dataclass: a frame may hold thousands, and this is the cheapest to build
     proto: int
     op: int
     seq: int
@@ -87,81 +93,136 @@ def _header(buf: bytes | bytearray | memoryview, pos: int, limits: Limits) -> tu
     return packet_len, header_len, proto, op, seq
 
 
-def split_packets(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> list[Packet]:
-    """The packets of a buffer that must hold whole packets only (a websocket message, an inflated body)."""
-    out: list[Packet] = []
-    view = memoryview(data)
-    pos, end = 0, len(view)
-    while pos < end:
-        if end - pos < HEADER_LEN:
-            raise FrameError(f"{end - pos} trailing bytes are not a packet header")
-        packet_len, header_len, proto, op, seq = _header(view, pos, limits)
-        if pos + packet_len > end:
-            raise FrameError(f"packet claims {packet_len} bytes but only {end - pos} are left")
-        out.append(Packet(proto, op, seq, bytes(view[pos + header_len : pos + packet_len])))
-        pos += packet_len
-        if op == Op.HEARTBEAT_REPLY and 0 < end - pos < HEADER_LEN:
-            break  # the server echoes our heartbeat body after its reply, outside packet_len
-    return out
+class _Budget:
+    """What one websocket message may still cost: leaf packets, empty ones, inflated bytes.
+    Charged while walking, before anything is allocated, so a bomb stops at its first excess."""
+
+    __slots__ = ("empty", "inflated", "packets")
+
+    def __init__(self, limits: Limits) -> None:
+        self.packets = limits.max_packets
+        self.empty = limits.max_empty
+        self.inflated = limits.max_inflated
+
+    def leaf(self, body_len: int) -> bool:
+        """Count one leaf packet; False for an empty one (skipped: it carries nothing)."""
+        self.packets -= 1
+        if self.packets < 0:
+            raise FrameError("more than the packet limit in one frame")
+        if body_len:
+            return True
+        self.empty -= 1
+        if self.empty < 0:
+            raise FrameError("too many empty packets in one frame (a bomb?)")
+        return False
+
+    def inflate(self, produced: int, limit: int) -> None:
+        self.inflated -= produced
+        if self.inflated < 0:
+            raise FrameError(f"compressed packets inflate beyond {limit} bytes")
 
 
-def _inflate(proto: int, body: bytes, budget: int) -> bytes:
-    """Decompress at most ``budget`` bytes: a stream that wants more is a bomb, one that ends early broken."""
+def _inflated(proto: int, body: bytes, budget: _Budget, limit: int) -> Iterator[bytes]:
+    """The decompressed body in chunks of at most ``INFLATE_CHUNK`` bytes, each charged to the
+    budget as it comes: a bomb costs one chunk past the budget, not its whole expansion."""
     if proto == Proto.ZLIB:
         d = zlib.decompressobj()
-        try:
-            out = d.decompress(body, budget + 1)
-        except zlib.error as exc:
-            raise FrameError(f"bad zlib body: {exc}") from None
-        if len(out) > budget or d.unconsumed_tail:
-            raise FrameError(f"zlib body inflates beyond {budget} bytes")
-        if not d.eof:
-            raise FrameError("truncated zlib body")
-        if d.unused_data:
-            raise FrameError("bytes after the end of the zlib body")
-        return out
+        data = body
+        while True:
+            try:
+                chunk = d.decompress(data, INFLATE_CHUNK)
+            except zlib.error as exc:
+                raise FrameError(f"bad zlib body: {exc}") from None
+            data = d.unconsumed_tail
+            if chunk:
+                budget.inflate(len(chunk), limit)
+                yield chunk
+            if d.eof:
+                if d.unused_data:
+                    raise FrameError("bytes after the end of the zlib body")
+                return
+            if not chunk and not data:
+                raise FrameError("truncated zlib body")
     b = brotli.Decompressor()
-    try:
-        out = b.process(body, output_buffer_limit=budget + 1)
-    except brotli.error as exc:
-        raise FrameError(f"bad brotli body: {exc}") from None
-    if len(out) > budget or not b.can_accept_more_data():
-        raise FrameError(f"brotli body inflates beyond {budget} bytes")
-    if not b.is_finished():
-        raise FrameError("truncated brotli body")
+    data = body
+    while True:
+        try:
+            chunk = b.process(data, output_buffer_limit=INFLATE_CHUNK)
+        except brotli.error as exc:
+            raise FrameError(f"bad brotli body: {exc}") from None
+        data = b""
+        if chunk:
+            budget.inflate(len(chunk), limit)
+            yield chunk
+        if b.is_finished():
+            return
+        if b.can_accept_more_data():
+            raise FrameError("truncated brotli body")  # it wants input and there is none left
+        if not chunk:
+            raise FrameError("brotli body makes no progress")
+
+
+def _walk(chunks: Iterator[bytes | memoryview], depth: int, budget: _Budget, limits: Limits, out: list[Packet]) -> None:
+    """Append the leaf packets found in a buffer that holds whole packets only, arriving in chunks."""
+    buf = bytearray()
+    pos = 0
+    unpack = HEADER.unpack_from
+    for chunk in chunks:
+        if pos:
+            del buf[:pos]
+            pos = 0
+        buf += chunk
+        view = memoryview(buf)
+        try:
+            end = len(buf)
+            while end - pos >= HEADER_LEN:
+                packet_len, header_len, proto, op, seq = unpack(view, pos)
+                if header_len < HEADER_LEN or packet_len < header_len or packet_len > limits.max_packet:
+                    _header(view, pos, limits)  # raises the FrameError that says which
+                if end - pos < packet_len:
+                    break  # the rest of it is in the next chunk
+                start = pos
+                pos += packet_len
+                if proto <= Proto.RAW:
+                    if budget.leaf(packet_len - header_len):
+                        out.append(Packet(proto, op, seq, bytes(view[start + header_len : pos])))
+                elif proto <= Proto.BROTLI:
+                    if depth >= limits.max_depth:
+                        raise FrameError(f"compressed packets nested deeper than {limits.max_depth}")
+                    body = bytes(view[start + header_len : pos])
+                    _walk(_inflated(proto, body, budget, limits.max_inflated), depth + 1, budget, limits, out)
+                else:
+                    raise FrameError(f"unknown proto {proto}")
+                if op == Op.HEARTBEAT_REPLY and 0 < end - pos < HEADER_LEN and depth == 0:
+                    pos = end  # the server echoes our heartbeat body after its reply, outside packet_len
+        finally:
+            view.release()  # the buffer is resized on the next chunk
+    left = len(buf) - pos
+    if left:
+        if left < HEADER_LEN:
+            raise FrameError(f"{left} trailing bytes are not a packet header")
+        packet_len = HEADER.unpack_from(buf, pos)[0]
+        raise FrameError(f"packet claims {packet_len} bytes but only {left} are left")
+
+
+def decode(message: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> list[Packet]:
+    """All leaf packets of one websocket message, parsed from offset 0; FrameError on anything malformed.
+
+    Bilibili sends whole packets per websocket message, so nothing is carried over to the next
+    message: a lying length costs only the message it came in. Packet count, empty packets and
+    inflated bytes are charged while walking (see ``Limits``), so the work per message is bounded
+    before anything is allocated.
+    """
+    out: list[Packet] = []
+    _walk(iter((memoryview(message),)), 0, _Budget(limits), limits, out)
     return out
 
 
 def expand(packet: Packet, limits: Limits = DEFAULT_LIMITS) -> list[Packet]:
     """The leaf packets (proto 0 or 1) of one packet, decompressing proto 2/3 bodies recursively."""
-    out: list[Packet] = []
-    budget = [limits.max_inflated]
-
-    def walk(p: Packet, depth: int) -> None:
-        if p.proto in (Proto.JSON, Proto.RAW):
-            if len(out) >= limits.max_packets:
-                raise FrameError(f"more than {limits.max_packets} packets in one frame")
-            out.append(p)
-            return
-        if p.proto not in (Proto.ZLIB, Proto.BROTLI):
-            raise FrameError(f"unknown proto {p.proto}")
-        if depth >= limits.max_depth:
-            raise FrameError(f"compressed packets nested deeper than {limits.max_depth}")
-        inner = _inflate(p.proto, p.body, budget[0])
-        budget[0] -= len(inner)
-        for q in split_packets(inner, limits):
-            walk(q, depth + 1)
-
-    walk(packet, 0)
-    return out
-
-
-def decode(message: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> list[Packet]:
-    """All leaf packets of one complete websocket message; FrameError on anything malformed."""
-    out: list[Packet] = []
-    for packet in split_packets(message, limits):
-        out.extend(expand(packet, limits))
-    return out
+    if packet.proto in (Proto.JSON, Proto.RAW):
+        return [packet]
+    return decode(encode(packet.op, packet.body, proto=packet.proto, seq=packet.seq), limits)
 
 
 def _no_constants(name: str) -> Any:
@@ -174,50 +235,3 @@ def json_body(packet: Packet) -> Any:
         return json.loads(packet.body, parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise FrameError(f"body is not JSON: {str(exc)[:80]}") from None
-
-
-class Reassembler:
-    """Turns a stream of websocket messages into whole top-level packets.
-
-    The server normally sends whole packets per message, but a packet split across two messages,
-    or several packets joined in one, must decode the same. A heartbeat reply is followed, outside
-    its ``packet_len``, by the echo of our heartbeat body (as the recorded frames show): a tail
-    shorter than a header after it is dropped, as other clients do. A header that cannot be right (bad
-    lengths, over the size limit) means the stream is out of step: the buffered bytes are dropped
-    and ``FrameError`` raised after every good packet before it was yielded; the next message
-    starts afresh.
-    """
-
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
-        self._buf = bytearray()
-        self._pos = 0
-
-    @property
-    def pending(self) -> int:
-        """Bytes held back waiting for the rest of a packet."""
-        return len(self._buf) - self._pos
-
-    def reset(self) -> None:
-        self._buf.clear()
-        self._pos = 0
-
-    def feed(self, data: bytes | bytearray | memoryview) -> Iterator[Packet]:
-        if self._pos:
-            del self._buf[: self._pos]
-            self._pos = 0
-        self._buf += data
-        while len(self._buf) - self._pos >= HEADER_LEN:
-            try:
-                packet_len, header_len, proto, op, seq = _header(self._buf, self._pos, self.limits)
-            except FrameError:
-                self.reset()
-                raise
-            start = self._pos
-            if len(self._buf) - start < packet_len:
-                return
-            body = bytes(self._buf[start + header_len : start + packet_len])
-            self._pos = start + packet_len  # consumed before the yield: each packet comes out exactly once
-            if op == Op.HEARTBEAT_REPLY and 0 < len(self._buf) - self._pos < HEADER_LEN:
-                self._pos = len(self._buf)  # the echoed heartbeat body that ends the message
-            yield Packet(proto, op, seq, body)

@@ -8,7 +8,8 @@
 ``-352`` is risk control: the WBI keys and device cookies are refreshed and the call retried once.
 When set-up fails anyway, ``RoomSetup.run`` returns a *degraded* plan for the anonymous fallback
 url (no token, uid 0): the room keeps receiving (with reduced data) while the adapter retries the
-full set-up now and then.
+full set-up now and then. The fallback follows the configured endpoints (``fallback_url``): a
+relay or test server gets none, and the set-up is retried with backoff instead.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 import yarl
 
+from bot.adapters.base import ProtocolError
 from bot.config import BilibiliSettings
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ WBI_STRIP = str.maketrans("", "", "!'()*")
 WBI_KEYS_TTL = 30 * 60.0  # the keys rotate daily; refresh well before
 RISK_CONTROL = -352
 MAX_RESPONSE = 1 << 20
+PUBLIC_API = "https://api.bilibili.com"
+PUBLIC_LIVE_API = "https://api.live.bilibili.com"
+PUBLIC_FALLBACK = "wss://broadcastlv.chat.bilibili.com:443/sub"
 HOST_RE = re.compile(r"^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]{2,45}\]$")
 
 
@@ -53,6 +58,27 @@ class SetupError(Exception):
     def __init__(self, message: str, code: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class SetupFailed(ProtocolError):
+    """The set-up failed and there is no fallback for the configured endpoints: redial later."""
+
+
+def fallback_url(settings: BilibiliSettings) -> str | None:
+    """The anonymous fallback websocket, or None when there is none.
+
+    ``auto`` (the default) is Bilibili's public host only while the set-up talks to Bilibili's
+    public API; a relay or a test server configured in ``api_base``/``live_api_base`` gets no
+    fallback, so livebot never joins through a host other than the configured ones. ``off`` (or
+    empty) turns it off; any other value is a configured URL and used as it is.
+    """
+    value = settings.fallback_url.strip()
+    if value in ("", "off"):
+        return None
+    if value == "auto":
+        public = (settings.api_base.rstrip("/"), settings.live_api_base.rstrip("/")) == (PUBLIC_API, PUBLIC_LIVE_API)
+        return PUBLIC_FALLBACK if public else None
+    return value
 
 
 class RiskControl(SetupError):
@@ -297,7 +323,8 @@ class RoomSetup:
         cache.buvid.pop(self.settings.api_base, None)
 
     async def run(self) -> RoomPlan:
-        """A plan to join the room; never raises (but cancellation): failures give the degraded fallback."""
+        """A plan to join the room. A failed set-up gives the degraded fallback plan when there is
+        one for the configured endpoints, else raises ``SetupFailed`` (retried with backoff)."""
         try:
             try:
                 plan = await self._attempt()
@@ -310,18 +337,22 @@ class RoomSetup:
         except SetupError as exc:
             if isinstance(exc, RiskControl):
                 self._forget_keys()
-            log.warning(
-                "room %s: set-up failed (%s); joining anonymously through %s",
-                self.name,
-                exc,
-                self.settings.fallback_url,
-            )
+            fallback = fallback_url(self.settings)
+            if fallback is None:
+                log.warning(
+                    "room %s: set-up failed (%s); no fallback for %s: retrying the set-up later",
+                    self.name,
+                    exc,
+                    self.settings.live_api_base,
+                )
+                raise SetupFailed(f"set-up failed: {exc}") from None
+            log.warning("room %s: set-up failed (%s); joining anonymously through %s", self.name, exc, fallback)
             return RoomPlan(
                 room_id=self._real_id or self.room_id,
                 anchor_uid=self.anchor_uid_override or self._anchor_uid,
                 uid=0,
                 token=None,
-                urls=(self.settings.fallback_url,),
+                urls=(fallback,),
                 buvid3=self.settings.buvid3,
                 degraded=True,
                 detail=str(exc),
