@@ -318,7 +318,7 @@ def _check_rooms(settings: Settings, file: str) -> None:
             raise ConfigError(file, f"{key}.room_id", f"missing value (a {room.platform} room needs one)")
         if room.platform == "bilibili" and not (room.room_id.isascii() and room.room_id.isdigit()):
             raise ConfigError(file, f"{key}.room_id", f"a Bilibili room id is a number, not {room.room_id!r}")
-        if room.platform == "douyu" and not room.room_id.isdigit():
+        if room.platform == "douyu" and not (room.room_id.isascii() and room.room_id.isdigit()):
             raise ConfigError(file, f"{key}.room_id", f"a Douyu room id is the number in its URL, not {room.room_id!r}")
         if room.platform == "twitch" and not TWITCH_CHANNEL_RE.match(room.room_id.strip().lstrip("#").lower()):
             raise ConfigError(

@@ -37,7 +37,7 @@ def _twitch(room: RoomSettings, settings: Settings, http: aiohttp.ClientSession)
 def _douyu(room: RoomSettings, settings: Settings, http: aiohttp.ClientSession) -> Adapter:
     from bot.adapters.douyu import DouyuAdapter
 
-    if not room.room_id.isdigit():
+    if not (room.room_id.isascii() and room.room_id.isdigit()):
         raise ConfigError(settings.source, f"rooms.{room.name}.room_id", "a Douyu room id is a number")
     return DouyuAdapter(room, settings.platforms.douyu, http)
 

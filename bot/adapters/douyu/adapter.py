@@ -54,7 +54,7 @@ class DouyuAdapter(WebsocketAdapter):
         super().__init__(
             room.name, http, Backoff(base=settings.reconnect_base_seconds, cap=settings.reconnect_cap_seconds)
         )
-        if not room.room_id.isdigit():
+        if not (room.room_id.isascii() and room.room_id.isdigit()):
             raise ValueError(f"a Douyu room_id is the number in the room URL, not {room.room_id!r}")
         self.room_id = int(room.room_id)
         self.settings = settings

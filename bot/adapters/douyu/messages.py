@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.adapters.base import LogOnce
+from bot.adapters.base import LogOnce, ascii_int
 from bot.events import ChatMessage, Enter, Event, Gift, LiveStatus, Medal, User
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,8 @@ class GiftInfo:
 
 
 def _int(v: str | None, default: int = 0) -> int:
-    if v and len(v) < 19 and v.lstrip("-").isdigit():
-        return int(v)
-    return default
+    n = ascii_int(v)
+    return default if n is None else n
 
 
 def _ms(v: str | None) -> float | None:
@@ -89,7 +88,7 @@ class MessageParser:
 
     def _user(self, f: dict[str, str]) -> User:
         uid = f.get("uid", "")
-        if not uid.isdigit() or len(uid) > 20:
+        if ascii_int(uid, max_digits=20) is None or uid.startswith("-"):
             raise MessageError(f"{f.get('type')} without a numeric uid")
         roles: list[str] = []
         rg = f.get("rg", "")
