@@ -184,7 +184,7 @@ class DouyinAdapter(Adapter):
         that frame (or, inside a good frame, that one message) with a count and a log line."""
         try:
             if not isinstance(data, bytes):
-                raise FrameError(f"a text frame {data[:40]!r}")
+                raise FrameError(f"a text frame: {data[:40]!r}")
             decoded = decode(data, self.limits)
         except FrameError as exc:
             self._drop("a frame", exc)
@@ -230,9 +230,10 @@ class DouyinAdapter(Adapter):
         return False
 
     def _drop(self, what: str, exc: Exception) -> None:
-        """Count a dropped frame or message; log each kind of failure once (and every 1000th drop)."""
+        """Count a dropped frame or message; log each kind of failure once (and every 1000th drop).
+        The kind is the error's type and what its message says before the first colon."""
         self.dropped += 1
-        kind = f"{what}: {type(exc).__name__}"
+        kind = f"{what}: {type(exc).__name__}: {str(exc).split(':', 1)[0][:80]}"
         if self._drop_kinds.first(kind) or self.dropped % 1000 == 0:
             log.warning("room %s: dropped %s: %s (%d dropped so far)", self.room, what, exc, self.dropped)
 

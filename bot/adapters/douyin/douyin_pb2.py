@@ -4,67 +4,62 @@
 # source: douyin.proto
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
+
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
-_runtime_version.ValidateProtobufRuntimeVersion(
-    _runtime_version.Domain.PUBLIC,
-    7,
-    35,
-    1,
-    '',
-    'douyin.proto'
-)
+
+_runtime_version.ValidateProtobufRuntimeVersion(_runtime_version.Domain.PUBLIC, 7, 35, 1, "", "douyin.proto")
 # @@protoc_insertion_point(imports)
 
 _sym_db = _symbol_database.Default()
 
 
-
-
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0c\x64ouyin.proto\x12\x0elivebot.douyin\"*\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xb8\x01\n\tPushFrame\x12\r\n\x05seqId\x18\x01 \x01(\x04\x12\r\n\x05logId\x18\x02 \x01(\x04\x12\x0f\n\x07service\x18\x03 \x01(\x04\x12\x0e\n\x06method\x18\x04 \x01(\x04\x12-\n\x07headers\x18\x05 \x03(\x0b\x32\x1c.livebot.douyin.HeadersEntry\x12\x17\n\x0fpayloadEncoding\x18\x06 \x01(\t\x12\x13\n\x0bpayloadType\x18\x07 \x01(\t\x12\x0f\n\x07payload\x18\x08 \x01(\x0c\"\xd1\x01\n\x08Response\x12)\n\x08messages\x18\x01 \x03(\x0b\x32\x17.livebot.douyin.Message\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\x15\n\rfetchInterval\x18\x03 \x01(\x04\x12\x0b\n\x03now\x18\x04 \x01(\x04\x12\x13\n\x0binternalExt\x18\x05 \x01(\t\x12\x11\n\tfetchType\x18\x06 \x01(\r\x12\x19\n\x11heartbeatDuration\x18\x08 \x01(\x04\x12\x0f\n\x07needAck\x18\t \x01(\x08\x12\x12\n\npushServer\x18\n \x01(\t\"Z\n\x07Message\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\r\n\x05msgId\x18\x03 \x01(\x03\x12\x0f\n\x07msgType\x18\x04 \x01(\x05\x12\x0e\n\x06offset\x18\x05 \x01(\x03\"K\n\x06\x43ommon\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\r\n\x05msgId\x18\x02 \x01(\x04\x12\x0e\n\x06roomId\x18\x03 \x01(\x04\x12\x12\n\ncreateTime\x18\x04 \x01(\x04\"Q\n\nFollowInfo\x12\x16\n\x0e\x66ollowingCount\x18\x01 \x01(\x04\x12\x15\n\rfollowerCount\x18\x02 \x01(\x04\x12\x14\n\x0c\x66ollowStatus\x18\x04 \x01(\x04\"\x19\n\x08PayGrade\x12\r\n\x05level\x18\x06 \x01(\x03\"/\n\x0c\x46\x61nsClubData\x12\x10\n\x08\x63lubName\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x05\"6\n\x08\x46\x61nsClub\x12*\n\x04\x64\x61ta\x18\x01 \x01(\x0b\x32\x1c.livebot.douyin.FansClubData\"\x8f\x02\n\x04User\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0f\n\x07shortId\x18\x02 \x01(\x04\x12\x10\n\x08nickName\x18\x03 \x01(\t\x12\x0e\n\x06gender\x18\x04 \x01(\r\x12\r\n\x05level\x18\x06 \x01(\r\x12.\n\nfollowInfo\x18\x16 \x01(\x0b\x32\x1a.livebot.douyin.FollowInfo\x12*\n\x08payGrade\x18\x17 \x01(\x0b\x32\x18.livebot.douyin.PayGrade\x12*\n\x08\x66\x61nsClub\x18\x18 \x01(\x0b\x32\x18.livebot.douyin.FansClub\x12\x11\n\tdisplayId\x18& \x01(\t\x12\x0e\n\x06secUid\x18. \x01(\t\x12\x0e\n\x05idStr\x18\x84\x08 \x01(\t\"}\n\x0b\x43hatMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12\"\n\x04user\x18\x02 \x01(\x0b\x32\x14.livebot.douyin.User\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\x11\n\teventTime\x18\x0f \x01(\x04\"k\n\nGiftStruct\x12\x10\n\x08\x64\x65scribe\x18\x02 \x01(\t\x12\n\n\x02id\x18\x05 \x01(\x04\x12\r\n\x05\x63ombo\x18\n \x01(\x08\x12\x0c\n\x04type\x18\x0b \x01(\x05\x12\x14\n\x0c\x64iamondCount\x18\x0c \x01(\x05\x12\x0c\n\x04name\x18\x10 \x01(\t\"\xd5\x02\n\x0bGiftMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12\x0e\n\x06giftId\x18\x02 \x01(\x04\x12\x16\n\x0e\x66\x61nTicketCount\x18\x03 \x01(\x04\x12\x12\n\ngroupCount\x18\x04 \x01(\x04\x12\x13\n\x0brepeatCount\x18\x05 \x01(\x04\x12\x12\n\ncomboCount\x18\x06 \x01(\x04\x12\"\n\x04user\x18\x07 \x01(\x0b\x32\x14.livebot.douyin.User\x12$\n\x06toUser\x18\x08 \x01(\x0b\x32\x14.livebot.douyin.User\x12\x11\n\trepeatEnd\x18\t \x01(\r\x12\x0f\n\x07groupId\x18\x0b \x01(\x04\x12(\n\x04gift\x18\x0f \x01(\x0b\x32\x1a.livebot.douyin.GiftStruct\x12\r\n\x05logId\x18\x10 \x01(\t\x12\x12\n\ntotalCount\x18\x1d \x01(\x04\"w\n\x0bLikeMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\x12\r\n\x05total\x18\x03 \x01(\x04\x12\"\n\x04user\x18\x05 \x01(\x0b\x32\x14.livebot.douyin.User\"\x93\x01\n\rMemberMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12\"\n\x04user\x18\x02 \x01(\x0b\x32\x14.livebot.douyin.User\x12\x13\n\x0bmemberCount\x18\x03 \x01(\x04\x12\x11\n\tenterType\x18\t \x01(\x04\x12\x0e\n\x06\x61\x63tion\x18\n \x01(\x04\"\xa8\x01\n\rSocialMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12\"\n\x04user\x18\x02 \x01(\x0b\x32\x14.livebot.douyin.User\x12\x11\n\tshareType\x18\x03 \x01(\x04\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\x04\x12\x13\n\x0bshareTarget\x18\x05 \x01(\t\x12\x13\n\x0b\x66ollowCount\x18\x06 \x01(\x04\"\xaa\x01\n\x12RoomUserSeqMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0e\n\x06popStr\x18\x04 \x01(\t\x12\x12\n\npopularity\x18\x06 \x01(\x03\x12\x11\n\ttotalUser\x18\x07 \x01(\x03\x12\x14\n\x0ctotalUserStr\x18\x08 \x01(\t\x12\x10\n\x08totalStr\x18\t \x01(\t\"H\n\x0e\x43ontrolMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12\x0e\n\x06status\x18\x02 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
+    b'\n\x0c\x64ouyin.proto\x12\x0elivebot.douyin"*\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t"\xb8\x01\n\tPushFrame\x12\r\n\x05seqId\x18\x01 \x01(\x04\x12\r\n\x05logId\x18\x02 \x01(\x04\x12\x0f\n\x07service\x18\x03 \x01(\x04\x12\x0e\n\x06method\x18\x04 \x01(\x04\x12-\n\x07headers\x18\x05 \x03(\x0b\x32\x1c.livebot.douyin.HeadersEntry\x12\x17\n\x0fpayloadEncoding\x18\x06 \x01(\t\x12\x13\n\x0bpayloadType\x18\x07 \x01(\t\x12\x0f\n\x07payload\x18\x08 \x01(\x0c"\xd1\x01\n\x08Response\x12)\n\x08messages\x18\x01 \x03(\x0b\x32\x17.livebot.douyin.Message\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\x15\n\rfetchInterval\x18\x03 \x01(\x04\x12\x0b\n\x03now\x18\x04 \x01(\x04\x12\x13\n\x0binternalExt\x18\x05 \x01(\t\x12\x11\n\tfetchType\x18\x06 \x01(\r\x12\x19\n\x11heartbeatDuration\x18\x08 \x01(\x04\x12\x0f\n\x07needAck\x18\t \x01(\x08\x12\x12\n\npushServer\x18\n \x01(\t"Z\n\x07Message\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\r\n\x05msgId\x18\x03 \x01(\x03\x12\x0f\n\x07msgType\x18\x04 \x01(\x05\x12\x0e\n\x06offset\x18\x05 \x01(\x03"K\n\x06\x43ommon\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\r\n\x05msgId\x18\x02 \x01(\x04\x12\x0e\n\x06roomId\x18\x03 \x01(\x04\x12\x12\n\ncreateTime\x18\x04 \x01(\x04"Q\n\nFollowInfo\x12\x16\n\x0e\x66ollowingCount\x18\x01 \x01(\x04\x12\x15\n\rfollowerCount\x18\x02 \x01(\x04\x12\x14\n\x0c\x66ollowStatus\x18\x04 \x01(\x04"\x19\n\x08PayGrade\x12\r\n\x05level\x18\x06 \x01(\x03"/\n\x0c\x46\x61nsClubData\x12\x10\n\x08\x63lubName\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x05"6\n\x08\x46\x61nsClub\x12*\n\x04\x64\x61ta\x18\x01 \x01(\x0b\x32\x1c.livebot.douyin.FansClubData"\x8f\x02\n\x04User\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0f\n\x07shortId\x18\x02 \x01(\x04\x12\x10\n\x08nickName\x18\x03 \x01(\t\x12\x0e\n\x06gender\x18\x04 \x01(\r\x12\r\n\x05level\x18\x06 \x01(\r\x12.\n\nfollowInfo\x18\x16 \x01(\x0b\x32\x1a.livebot.douyin.FollowInfo\x12*\n\x08payGrade\x18\x17 \x01(\x0b\x32\x18.livebot.douyin.PayGrade\x12*\n\x08\x66\x61nsClub\x18\x18 \x01(\x0b\x32\x18.livebot.douyin.FansClub\x12\x11\n\tdisplayId\x18& \x01(\t\x12\x0e\n\x06secUid\x18. \x01(\t\x12\x0e\n\x05idStr\x18\x84\x08 \x01(\t"}\n\x0b\x43hatMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12"\n\x04user\x18\x02 \x01(\x0b\x32\x14.livebot.douyin.User\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\x11\n\teventTime\x18\x0f \x01(\x04"k\n\nGiftStruct\x12\x10\n\x08\x64\x65scribe\x18\x02 \x01(\t\x12\n\n\x02id\x18\x05 \x01(\x04\x12\r\n\x05\x63ombo\x18\n \x01(\x08\x12\x0c\n\x04type\x18\x0b \x01(\x05\x12\x14\n\x0c\x64iamondCount\x18\x0c \x01(\x05\x12\x0c\n\x04name\x18\x10 \x01(\t"\xd5\x02\n\x0bGiftMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12\x0e\n\x06giftId\x18\x02 \x01(\x04\x12\x16\n\x0e\x66\x61nTicketCount\x18\x03 \x01(\x04\x12\x12\n\ngroupCount\x18\x04 \x01(\x04\x12\x13\n\x0brepeatCount\x18\x05 \x01(\x04\x12\x12\n\ncomboCount\x18\x06 \x01(\x04\x12"\n\x04user\x18\x07 \x01(\x0b\x32\x14.livebot.douyin.User\x12$\n\x06toUser\x18\x08 \x01(\x0b\x32\x14.livebot.douyin.User\x12\x11\n\trepeatEnd\x18\t \x01(\r\x12\x0f\n\x07groupId\x18\x0b \x01(\x04\x12(\n\x04gift\x18\x0f \x01(\x0b\x32\x1a.livebot.douyin.GiftStruct\x12\r\n\x05logId\x18\x10 \x01(\t\x12\x12\n\ntotalCount\x18\x1d \x01(\x04"w\n\x0bLikeMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\x12\r\n\x05total\x18\x03 \x01(\x04\x12"\n\x04user\x18\x05 \x01(\x0b\x32\x14.livebot.douyin.User"\x93\x01\n\rMemberMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12"\n\x04user\x18\x02 \x01(\x0b\x32\x14.livebot.douyin.User\x12\x13\n\x0bmemberCount\x18\x03 \x01(\x04\x12\x11\n\tenterType\x18\t \x01(\x04\x12\x0e\n\x06\x61\x63tion\x18\n \x01(\x04"\xa8\x01\n\rSocialMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12"\n\x04user\x18\x02 \x01(\x0b\x32\x14.livebot.douyin.User\x12\x11\n\tshareType\x18\x03 \x01(\x04\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\x04\x12\x13\n\x0bshareTarget\x18\x05 \x01(\t\x12\x13\n\x0b\x66ollowCount\x18\x06 \x01(\x04"\xaa\x01\n\x12RoomUserSeqMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0e\n\x06popStr\x18\x04 \x01(\t\x12\x12\n\npopularity\x18\x06 \x01(\x03\x12\x11\n\ttotalUser\x18\x07 \x01(\x03\x12\x14\n\x0ctotalUserStr\x18\x08 \x01(\t\x12\x10\n\x08totalStr\x18\t \x01(\t"H\n\x0e\x43ontrolMessage\x12&\n\x06\x63ommon\x18\x01 \x01(\x0b\x32\x16.livebot.douyin.Common\x12\x0e\n\x06status\x18\x02 \x01(\x05\x62\x06proto3'
+)
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'douyin_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "douyin_pb2", _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_HEADERSENTRY']._serialized_start=32
-  _globals['_HEADERSENTRY']._serialized_end=74
-  _globals['_PUSHFRAME']._serialized_start=77
-  _globals['_PUSHFRAME']._serialized_end=261
-  _globals['_RESPONSE']._serialized_start=264
-  _globals['_RESPONSE']._serialized_end=473
-  _globals['_MESSAGE']._serialized_start=475
-  _globals['_MESSAGE']._serialized_end=565
-  _globals['_COMMON']._serialized_start=567
-  _globals['_COMMON']._serialized_end=642
-  _globals['_FOLLOWINFO']._serialized_start=644
-  _globals['_FOLLOWINFO']._serialized_end=725
-  _globals['_PAYGRADE']._serialized_start=727
-  _globals['_PAYGRADE']._serialized_end=752
-  _globals['_FANSCLUBDATA']._serialized_start=754
-  _globals['_FANSCLUBDATA']._serialized_end=801
-  _globals['_FANSCLUB']._serialized_start=803
-  _globals['_FANSCLUB']._serialized_end=857
-  _globals['_USER']._serialized_start=860
-  _globals['_USER']._serialized_end=1131
-  _globals['_CHATMESSAGE']._serialized_start=1133
-  _globals['_CHATMESSAGE']._serialized_end=1258
-  _globals['_GIFTSTRUCT']._serialized_start=1260
-  _globals['_GIFTSTRUCT']._serialized_end=1367
-  _globals['_GIFTMESSAGE']._serialized_start=1370
-  _globals['_GIFTMESSAGE']._serialized_end=1711
-  _globals['_LIKEMESSAGE']._serialized_start=1713
-  _globals['_LIKEMESSAGE']._serialized_end=1832
-  _globals['_MEMBERMESSAGE']._serialized_start=1835
-  _globals['_MEMBERMESSAGE']._serialized_end=1982
-  _globals['_SOCIALMESSAGE']._serialized_start=1985
-  _globals['_SOCIALMESSAGE']._serialized_end=2153
-  _globals['_ROOMUSERSEQMESSAGE']._serialized_start=2156
-  _globals['_ROOMUSERSEQMESSAGE']._serialized_end=2326
-  _globals['_CONTROLMESSAGE']._serialized_start=2328
-  _globals['_CONTROLMESSAGE']._serialized_end=2400
+    DESCRIPTOR._loaded_options = None
+    _globals["_HEADERSENTRY"]._serialized_start = 32
+    _globals["_HEADERSENTRY"]._serialized_end = 74
+    _globals["_PUSHFRAME"]._serialized_start = 77
+    _globals["_PUSHFRAME"]._serialized_end = 261
+    _globals["_RESPONSE"]._serialized_start = 264
+    _globals["_RESPONSE"]._serialized_end = 473
+    _globals["_MESSAGE"]._serialized_start = 475
+    _globals["_MESSAGE"]._serialized_end = 565
+    _globals["_COMMON"]._serialized_start = 567
+    _globals["_COMMON"]._serialized_end = 642
+    _globals["_FOLLOWINFO"]._serialized_start = 644
+    _globals["_FOLLOWINFO"]._serialized_end = 725
+    _globals["_PAYGRADE"]._serialized_start = 727
+    _globals["_PAYGRADE"]._serialized_end = 752
+    _globals["_FANSCLUBDATA"]._serialized_start = 754
+    _globals["_FANSCLUBDATA"]._serialized_end = 801
+    _globals["_FANSCLUB"]._serialized_start = 803
+    _globals["_FANSCLUB"]._serialized_end = 857
+    _globals["_USER"]._serialized_start = 860
+    _globals["_USER"]._serialized_end = 1131
+    _globals["_CHATMESSAGE"]._serialized_start = 1133
+    _globals["_CHATMESSAGE"]._serialized_end = 1258
+    _globals["_GIFTSTRUCT"]._serialized_start = 1260
+    _globals["_GIFTSTRUCT"]._serialized_end = 1367
+    _globals["_GIFTMESSAGE"]._serialized_start = 1370
+    _globals["_GIFTMESSAGE"]._serialized_end = 1711
+    _globals["_LIKEMESSAGE"]._serialized_start = 1713
+    _globals["_LIKEMESSAGE"]._serialized_end = 1832
+    _globals["_MEMBERMESSAGE"]._serialized_start = 1835
+    _globals["_MEMBERMESSAGE"]._serialized_end = 1982
+    _globals["_SOCIALMESSAGE"]._serialized_start = 1985
+    _globals["_SOCIALMESSAGE"]._serialized_end = 2153
+    _globals["_ROOMUSERSEQMESSAGE"]._serialized_start = 2156
+    _globals["_ROOMUSERSEQMESSAGE"]._serialized_end = 2326
+    _globals["_CONTROLMESSAGE"]._serialized_start = 2328
+    _globals["_CONTROLMESSAGE"]._serialized_end = 2400
 # @@protoc_insertion_point(module_scope)

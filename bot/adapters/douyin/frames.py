@@ -45,7 +45,7 @@ class Decoded:
 def push_frame(data: bytes, limits: Limits = DEFAULT_LIMITS) -> pb.PushFrame:
     """The ``PushFrame`` in one binary websocket frame."""
     if len(data) > limits.max_frame:
-        raise FrameError(f"frame of {len(data)} bytes is over the {limits.max_frame}-byte limit")
+        raise FrameError(f"frame over the size limit: {len(data)} > {limits.max_frame} bytes")
     frame = pb.PushFrame()
     try:
         frame.ParseFromString(data)
@@ -62,9 +62,9 @@ def gunzip(data: bytes, limit: int) -> bytes:
     except zlib.error as exc:
         raise FrameError(f"bad gzip payload: {exc}") from None
     if len(out) > limit:
-        raise FrameError(f"gzip payload inflates to more than {limit} bytes")
+        raise FrameError(f"gzip bomb: the payload inflates past {limit} bytes")
     if not inflater.eof:
-        raise FrameError("truncated gzip payload")
+        raise FrameError("bad gzip payload: truncated")
     return out
 
 
@@ -78,14 +78,14 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Decoded:
     if encoding == "gzip":
         body = gunzip(body, limits.max_inflated)
     elif encoding not in ("", "none", "pb"):
-        raise FrameError(f"unknown payloadEncoding {frame.payloadEncoding[:32]!r}")
+        raise FrameError(f"unknown payloadEncoding: {frame.payloadEncoding[:32]!r}")
     response = pb.Response()
     try:
         response.ParseFromString(body)
     except (DecodeError, RuntimeWarning) as exc:
         raise FrameError(f"payload is not a Response: {exc}") from None
     if len(response.messages) > limits.max_messages:
-        raise FrameError(f"response with {len(response.messages)} messages (limit {limits.max_messages})")
+        raise FrameError(f"too many messages: {len(response.messages)} > {limits.max_messages}")
     return Decoded(frame, response)
 
 
