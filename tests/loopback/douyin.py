@@ -17,6 +17,7 @@ The outer layers (PushFrame, Response, Message) are written here by hand from th
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import secrets
@@ -380,6 +381,9 @@ class DouyinLoopback(LoopbackServer[DouyinPeer]):
         self.page_loads: dict[str, int] = {}
         self.heavy_requests: list[str] = []
         self.rejected: list[str] = []
+        self.home_loads = 0
+        #: the login cookie the front page hands out
+        self.session = secrets.token_hex(16)
 
     @property
     def base(self) -> str:
@@ -394,8 +398,17 @@ class DouyinLoopback(LoopbackServer[DouyinPeer]):
         app.router.add_get(PUSH_PATH, self._push)
         app.router.add_get("/static/{name}", self._heavy)
         app.router.add_get("/stream/{name}", self._heavy)
+        app.router.add_get("/", self._home)
         app.router.add_get("/{room_id}", self._page)
         return app
+
+    async def _home(self, request: web.Request) -> web.Response:
+        """The site's front page, where ``douyin-login`` sends the user: it "logs in" at once, setting a
+        persistent ``sessionid`` cookie as Douyin's login does."""
+        self.home_loads += 1
+        response = web.Response(text="<!doctype html><title>stand-in home</title>登录", content_type="text/html")
+        response.set_cookie("sessionid", self.session, max_age=30 * 86400, httponly=True)
+        return response
 
     async def _page(self, request: web.Request) -> web.Response:
         room_id = request.match_info["room_id"]
@@ -450,8 +463,9 @@ class DouyinLoopback(LoopbackServer[DouyinPeer]):
             peer.sent.append({"type": kind, "log_id": log_id, "payload": payload})
             if kind == "hb":
                 peer.heartbeats += 1
-                if not self.stall:
-                    await peer.ws.send_bytes(push_frame("hb", log_id=secrets.randbits(63)))
+                if not self.stall and not peer.ws.closed:
+                    with contextlib.suppress(ConnectionError):  # the page went away mid-answer
+                        await peer.ws.send_bytes(push_frame("hb", log_id=secrets.randbits(63)))
             elif kind == "ack":
                 peer.acks.append((int(log_id), payload))  # type: ignore[arg-type]
         return peer.ws

@@ -111,24 +111,30 @@ class DouyinAdapter(Adapter):
         browser = self.browser = SharedBrowser.get(find_browser(self.settings.browser_path), self.profile)
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._queue = queue
-        async with browser.page(block_media=self.settings.block_media) as page:
-            self._page = page
-            try:
-                page.on("websocket", lambda ws: self._watch_socket(ws, queue))
-                self.pages += 1
-                if self._closed:
-                    return
-                await page.goto(self.url, timeout=self.settings.page_timeout_seconds * 1000)
-                if not await browser.logged_in(self.url) and browser.warn_login_once():
-                    log.warning(
-                        "douyin: the browser profile %s is not logged in; Douyin stops pushing to anonymous pages "
-                        "after a while. Run `livebot douyin-login --config ...` once and log the bot account in.",
-                        self.profile,
-                    )
-                async for ev in self._read(queue):
-                    yield ev
-            finally:
-                self._page = None
+        page = self._page = await browser.open_page(block_media=self.settings.block_media)
+        try:
+            page.on("websocket", lambda ws: self._watch_socket(ws, queue))
+            self.pages += 1
+            if self._closed:
+                return
+            await page.goto(self.url, timeout=self.settings.page_timeout_seconds * 1000)
+            if not await browser.logged_in(self.url) and browser.warn_login_once():
+                log.warning(
+                    "douyin: the browser profile %s is not logged in; Douyin stops pushing to anonymous pages "
+                    "after a while. Run `livebot douyin-login --config ...` once and log the bot account in.",
+                    self.profile,
+                )
+            async for ev in self._read(queue):
+                yield ev
+        finally:
+            await self._release_page()
+
+    async def _release_page(self) -> None:
+        """Give the page back to the shared browser, once (from the session's end or from ``close()``,
+        which must not rely on the pump still running this generator to its end)."""
+        page, self._page = self._page, None
+        if page is not None and self.browser is not None:
+            await self.browser.close_page(page)
 
     def _watch_socket(self, ws: Any, queue: asyncio.Queue[tuple[str, Any]]) -> None:
         if self.settings.push_url_contains not in ws.url:
@@ -242,10 +248,7 @@ class DouyinAdapter(Adapter):
         self._wake.set()
         if self._queue is not None:
             self._queue.put_nowait(("close", None))
-        page = self._page
-        if page is not None:
-            with contextlib.suppress(Exception):
-                await page.close()  # cuts a page load short
+        await self._release_page()  # cuts a page load short; the last room's close stops the browser
 
     # --- sending ---------------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -98,6 +97,19 @@ async def launch(playwright: Any, executable: str, profile: Path, *, headless: b
         ) from None
 
 
+#: the cookies a logged-in Douyin session has
+LOGIN_COOKIES = frozenset({"sessionid", "sessionid_ss"})
+
+
+async def has_login(context: Any, url: str) -> bool:
+    """Whether a browser context holds a Douyin login (its ``sessionid`` cookie) for ``url``."""
+    try:
+        cookies = await context.cookies(url)
+    except Exception:  # a context closing under us has no login to report
+        return False
+    return any(c.get("name") in LOGIN_COOKIES and c.get("value") for c in cookies)
+
+
 async def _block_heavy(route: Any) -> None:
     request = route.request
     path = request.url.split("?", 1)[0].lower()
@@ -152,33 +164,33 @@ class SharedBrowser:
             if self._pages:
                 log.warning("douyin: the browser went away; the rooms will start a new one")
 
-    @contextlib.asynccontextmanager
-    async def page(self, *, block_media: bool) -> AsyncIterator[Any]:
-        """A fresh page in the shared browser, closed afterwards; the browser stops with the last page."""
+    async def open_page(self, *, block_media: bool) -> Any:
+        """A fresh page in the shared browser (launched if need be); give it back with ``close_page``."""
         self._pages += 1
-        page = None
         try:
             context = await self._context_now()
             page = await context.new_page()
             if block_media:
                 await page.route("**/*", _block_heavy)
-            yield page
-        finally:
-            self._pages -= 1
-            if page is not None:
-                with contextlib.suppress(Exception):
-                    await page.close()
-            if self._pages == 0:
-                await self._shutdown()
+        except BaseException:
+            await self._let_go()
+            raise
+        return page
+
+    async def close_page(self, page: Any) -> None:
+        """Close a page from ``open_page``; the browser stops with the last one."""
+        with contextlib.suppress(Exception):
+            await page.close()
+        await self._let_go()
+
+    async def _let_go(self) -> None:
+        self._pages -= 1
+        if self._pages == 0:
+            await self._shutdown()
 
     async def logged_in(self, url: str) -> bool:
-        """Whether the profile holds a Douyin login (its ``sessionid`` cookie) for ``url``."""
-        if self._context is None:
-            return False
-        with contextlib.suppress(Exception):
-            cookies = await self._context.cookies(url)
-            return any(c.get("name") in ("sessionid", "sessionid_ss") and c.get("value") for c in cookies)
-        return False
+        """Whether the profile holds a Douyin login for ``url``."""
+        return self._context is not None and await has_login(self._context, url)
 
     def warn_login_once(self) -> bool:
         """True the first time in this browser's life: the caller logs that the profile is not logged in."""
