@@ -17,13 +17,20 @@ class Proc:
     rss_kib: int
 
     @property
+    def command(self) -> str:
+        # Chromium rewrites the command line of its child processes into one space-joined string
+        return " ".join(self.cmdline)
+
+    @property
     def is_chromium(self) -> bool:
-        return bool(self.cmdline) and "chrom" in Path(self.cmdline[0]).name
+        """Any of Chromium's processes (browser, zygotes, renderers, GPU, utilities, crash handler)."""
+        exe = self.command.split(" --", 1)[0]
+        return "chrom" in Path(exe).name
 
     @property
     def is_browser(self) -> bool:
         """Chromium's browser process (its renderers, GPU and utility processes carry --type=)."""
-        return self.is_chromium and not any(a.startswith("--type=") for a in self.cmdline)
+        return self.is_chromium and "--type=" not in self.command and "crashpad" not in self.command
 
 
 def _read(pid: int) -> Proc | None:
@@ -57,6 +64,22 @@ def descendants(pid: int) -> list[Proc]:
                 out.append(child)
             todo.append(child.pid)
     return out
+
+
+def mentioning(text: str) -> list[Proc]:
+    """Every living process whose command line contains ``text`` (a profile folder: this also finds
+    Chromium's crash handler, which detaches from the browser and is no descendant of ours)."""
+    return [p for p in processes() if text in p.command and p.state != "Z"]
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size: RSS with each shared page split among the processes sharing it, so the
+    sum over Chromium's processes does not count its shared libraries once per process. 0 if unknown."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in text.splitlines() if line.startswith("Pss:")), 0)
 
 
 def alive(pids: list[int]) -> list[int]:

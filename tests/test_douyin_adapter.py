@@ -144,6 +144,30 @@ async def test_a_silent_socket_gets_the_page_reloaded(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_page_that_stops_heartbeating_is_reloaded(tmp_path: Path) -> None:
+    async with DouyinLoopback(heartbeat_ms=1000) as server:
+        server.page_heartbeats = False  # the page's script broke: frames still come, no heartbeat goes out
+        ad = adapter(tmp_path, server)
+        collector = Collector(ad)
+
+        async def keep_sending() -> None:
+            while True:
+                if server.ready_peers:
+                    await server.send(standin.msg_frame([standin.viewers(1, 10, 20)]))
+                await asyncio.sleep(0.5)
+
+        sender = asyncio.create_task(keep_sending())
+        try:
+            await server.wait_ready(2, within=90)  # heartbeat 1 s + 10 s without one, then a new page
+        finally:
+            sender.cancel()
+        assert ad.heartbeats == 0 and len(collector.of(ViewerCount)) > 5
+        (reload,) = [e for e in collector.events if getattr(e, "state", "") == "reconnecting"][:1]
+        assert "no heartbeat" in reload.detail  # type: ignore[attr-defined]
+        await closed(collector, ad)
+
+
+@pytest.mark.asyncio
 async def test_rooms_share_one_browser_and_leave_none_behind(tmp_path: Path) -> None:
     async with DouyinLoopback() as server:
         rooms = [adapter(tmp_path, server, room_id=f"66600{i}", name=f"dy{i}") for i in range(3)]

@@ -24,7 +24,7 @@ from bot.config import load_config
 from tests.loopback import douyin as standin
 from tests.loopback.collect import Collector, until
 from tests.loopback.douyin import DouyinLoopback
-from tests.procs import alive, descendants
+from tests.procs import alive, descendants, mentioning
 from tests.support import DEMO_FAQ, ROOT, free_port, make_settings, running_service
 
 pytestmark = [
@@ -153,6 +153,8 @@ async def test_livebot_run_stops_within_10_s_of_sigint_and_leaves_no_browser(tmp
             await until(lambda: all(of_type(audit, f"dy{i}", "chat") for i in range(2)), 30)
             chromium = [p for p in descendants(proc.pid) if p.is_chromium]
             assert len([p for p in chromium if p.is_browser]) == 1  # two rooms, one browser
+            assert len([p for p in chromium if "--type=renderer" in p.command]) >= 2  # a page each
+            chromium += mentioning(str(tmp_path / "state" / "douyin-profile"))  # the detached crash handler
             proc.send_signal(signal.SIGINT)
             started = time.monotonic()
             output, _ = await asyncio.wait_for(proc.communicate(), 10)

@@ -330,8 +330,10 @@ PAGE = """<!doctype html>
   ws.onopen = () => {
     state.opened++;
     document.getElementById("status").textContent = "connected";
-    heartbeat();
-    setInterval(heartbeat, CONFIG.heartbeatMs);
+    if (CONFIG.heartbeatMs > 0) {
+      heartbeat();
+      setInterval(heartbeat, CONFIG.heartbeatMs);
+    }
   };
   ws.onmessage = async (event) => {
     try {
@@ -382,6 +384,8 @@ class DouyinLoopback(LoopbackServer[DouyinPeer]):
         self.heavy_requests: list[str] = []
         self.rejected: list[str] = []
         self.home_loads = 0
+        #: False: the pages served from now on never heartbeat (a page whose script broke)
+        self.page_heartbeats = True
         #: the login cookie the front page hands out
         self.session = secrets.token_hex(16)
 
@@ -419,7 +423,7 @@ class DouyinLoopback(LoopbackServer[DouyinPeer]):
             "roomId": room_id,
             "userId": str(7_000_000_000_000_000_000 + secrets.randbits(40)),
             "salt": self.salt,
-            "heartbeatMs": self.heartbeat_ms,
+            "heartbeatMs": self.heartbeat_ms if self.page_heartbeats else 0,
             "pushUrl": f"ws://127.0.0.1:{self.port}{PUSH_PATH}",
         }
         html = PAGE.replace("__CONFIG__", json.dumps(config)).replace("__ROOM__", room_id)
