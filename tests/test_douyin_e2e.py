@@ -104,6 +104,7 @@ async def test_douyin_room_end_to_end(tmp_path: Path) -> None:
             assert [(g["gift_name"], g["count"]) for g in gifts] == [("小心心", 1), ("小心心", 4)]
             (reply,) = of_type(audit, "dy", "faq_reply")
             assert reply["text"] == "这个怎么退货" and reply["question"] == "怎么退货？"
+            assert (reply["action"], reply["reason"]) == ("held", "sending_disabled")  # read-only: overlay card
             (warning,) = of_type(audit, "dy", "warning")
             assert warning["phrase"] == "全网最低价" and warning["user"]["id"] == str(ANCHOR)
             await until(lambda: len(peer.acks) == 1, 15)

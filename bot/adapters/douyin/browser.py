@@ -31,6 +31,10 @@ BASE_ARGS = [
     "--no-first-run",
     "--no-default-browser-check",
     "--mute-audio",
+    # Cookies encrypted with a fixed key, not the desktop keyring: a login made in the desktop's window
+    # (douyin-login) must still be readable by the headless browser of a livebot started as a service,
+    # which has no keyring to ask. The profile folder is then as secret as a password.
+    "--password-store=basic",
 ]
 # Room pages are all background tabs of one headless browser: without these, Chromium throttles
 # their timers (the page's heartbeat) to once a minute after a few minutes.
