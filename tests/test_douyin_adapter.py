@@ -6,13 +6,17 @@ process share one browser that is gone once they close."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 
 from bot.adapters.douyin import DouyinAdapter
 from bot.config import RoomSettings, parse_config
@@ -31,6 +35,18 @@ pytestmark = [
 BIG = 2**64 - 3
 
 
+_made: list[DouyinAdapter] = []
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def close_every_adapter() -> AsyncIterator[None]:
+    """A failing test must not leave its browser running into the next test."""
+    yield
+    while _made:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(_made.pop().close(), 30)
+
+
 def adapter(tmp_path: Path, server: DouyinLoopback, room_id: str = "5550001", name: str = "dy", **extra: Any):
     fast = {k: v for k, v in FAST_RECONNECT.items() if k != "connect_timeout_seconds"}
     settings = parse_config(
@@ -41,7 +57,9 @@ def adapter(tmp_path: Path, server: DouyinLoopback, room_id: str = "5550001", na
         }
     )
     room: RoomSettings = settings.rooms[0]
-    return DouyinAdapter(room, settings.platforms.douyin, settings.server.state_dir)
+    made = DouyinAdapter(room, settings.platforms.douyin, settings.server.state_dir)
+    _made.append(made)
+    return made
 
 
 async def closed(collector: Collector, ad: DouyinAdapter) -> None:
@@ -113,6 +131,7 @@ async def test_the_page_signs_its_socket_and_livebot_reads_every_frame(tmp_path:
         # the page acked each needAck response with its internalExt as payload and the frame's logId
         await until(lambda: len(peer.acks) == 2, 15)
         assert peer.acks == [(log_ids[0], exts[0].encode()), (log_ids[1], exts[1].encode())]
+        assert peer.bad_acks == 0 and peer.unacked == {}
         await until(lambda: ad.acks == 2, 15)
         assert ad.unexpected_acks == 0
         assert peer.heartbeats >= 1 and ad.heartbeats >= 1
@@ -164,6 +183,23 @@ async def test_a_page_that_stops_heartbeating_is_reloaded(tmp_path: Path) -> Non
         assert ad.heartbeats == 0 and len(collector.of(ViewerCount)) > 5
         (reload,) = [e for e in collector.events if getattr(e, "state", "") == "reconnecting"][:1]
         assert "no heartbeat" in reload.detail  # type: ignore[attr-defined]
+        await closed(collector, ad)
+
+
+@pytest.mark.asyncio
+async def test_a_dead_browser_is_started_again(tmp_path: Path) -> None:
+    async with DouyinLoopback() as server:
+        ad = adapter(tmp_path, server)
+        collector = Collector(ad)
+        await server.wait_ready(1, within=90)
+        await collector.wait(lambda evs: "connected" in collector.states, 30)
+        (browser,) = [p for p in descendants(os.getpid()) if p.is_browser]
+        os.kill(browser.pid, signal.SIGKILL)
+        second = await server.wait_ready(2, within=90)
+        assert ad.browser is not None and ad.browser.launches == 2
+        await server.send(standin.msg_frame([standin.chat(1, 1, "甲", "still here")]), second)
+        await collector.wait(lambda evs: bool(collector.of(ChatMessage)), 30)
+        assert collector.states.count("connected") == 2
         await closed(collector, ad)
 
 

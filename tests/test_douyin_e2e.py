@@ -109,6 +109,7 @@ async def test_douyin_room_end_to_end(tmp_path: Path) -> None:
             assert warning["phrase"] == "全网最低价" and warning["user"]["id"] == str(ANCHOR)
             await until(lambda: len(peer.acks) == 1, 15)
             assert peer.acks == [(2**64 - 9, b"internal_src:dim|first_req_ms:1700000000000")]
+            assert peer.bad_acks == 0
 
 
 def write_config(tmp_path: Path, server: DouyinLoopback, rooms: int = 1) -> Path:

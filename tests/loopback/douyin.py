@@ -22,6 +22,7 @@ import gzip
 import json
 import secrets
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -372,6 +373,10 @@ class DouyinPeer(Peer):
     heartbeats: int = 0
     #: frames from the page that were not PushFrames
     garbage: int = 0
+    #: logId -> internalExt of each needAck frame sent and not yet acked
+    unacked: dict[int, bytes] = field(default_factory=dict)
+    #: acks whose logId was never sent with needAck, or whose payload is not that frame's internalExt
+    bad_acks: int = 0
 
 
 class DouyinLoopback(LoopbackServer[DouyinPeer]):
@@ -472,11 +477,32 @@ class DouyinLoopback(LoopbackServer[DouyinPeer]):
                         await peer.ws.send_bytes(push_frame("hb", log_id=secrets.randbits(63)))
             elif kind == "ack":
                 peer.acks.append((int(log_id), payload))  # type: ignore[arg-type]
+                if peer.unacked.pop(int(log_id), None) != payload:  # type: ignore[arg-type]
+                    peer.bad_acks += 1
         return peer.ws
+
+    @staticmethod
+    def _expect_ack(peer: DouyinPeer, frame: bytes) -> None:
+        """Remember the internalExt of a needAck frame, to check the page's ack against it."""
+        try:
+            fields = read_fields(frame)
+            if fields.get(7) != [b"msg"] or fields.get(6) != [b"gzip"]:
+                return
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            raw = inflater.decompress(bytes(fields[8][0]), 1 << 20)  # type: ignore[arg-type]
+            if inflater.unconsumed_tail:
+                return  # a bomb: not worth parsing in pure Python, and it asks for no ack
+            body = read_fields(raw)
+        except (ValueError, OSError, EOFError, KeyError, IndexError, zlib.error):
+            return  # a hostile frame: it asks for no ack
+        if body.get(9) == [1]:
+            peer.unacked[int(fields.get(2, [0])[0])] = bytes(body.get(5, [b""])[0])  # type: ignore[arg-type]
 
     async def send(self, data: bytes | str, peer: DouyinPeer | None = None) -> None:
         """One websocket frame to ``peer`` (default: the newest connected one)."""
         peer = peer or self.ready_peers[-1]
+        if isinstance(data, bytes):
+            self._expect_ack(peer, data)
         if isinstance(data, str):
             await peer.ws.send_str(data)
         else:

@@ -114,6 +114,9 @@ class DouyinAdapter(Adapter):
         page = self._page = await browser.open_page(block_media=self.settings.block_media)
         try:
             page.on("websocket", lambda ws: self._watch_socket(ws, queue))
+            # a crashed renderer or a dead browser: no need to wait for the silence to tell
+            page.on("crash", lambda _page: queue.put_nowait(("gone", "the page crashed")))
+            page.on("close", lambda _page: queue.put_nowait(("gone", "the page was closed")))
             self.pages += 1
             if self._closed:
                 return
@@ -182,6 +185,8 @@ class DouyinAdapter(Adapter):
                     last_beat = loop.time()
             elif kind == "socket_closed":
                 log.info("room %s: the page's push socket closed; waiting for the page to reopen it", self.room)
+            elif kind == "gone":
+                raise Stalled(data)
             elif kind == "close":
                 return
 
