@@ -172,7 +172,7 @@ async def test_a_page_that_stops_heartbeating_is_reloaded(tmp_path: Path) -> Non
         async def keep_sending() -> None:
             while True:
                 if server.ready_peers:
-                    await server.send(standin.msg_frame([standin.viewers(1, 10, 20)]))
+                    await server.send(standin.msg_frame([standin.chat(1, 10, "甲", "还在吗")]))
                 await asyncio.sleep(0.5)
 
         sender = asyncio.create_task(keep_sending())
@@ -180,7 +180,7 @@ async def test_a_page_that_stops_heartbeating_is_reloaded(tmp_path: Path) -> Non
             await server.wait_ready(2, within=90)  # heartbeat 1 s + 10 s without one, then a new page
         finally:
             sender.cancel()
-        assert ad.heartbeats == 0 and len(collector.of(ViewerCount)) > 5
+        assert ad.heartbeats == 0 and len(collector.of(ChatMessage)) > 5  # frames kept coming
         (reload,) = [e for e in collector.events if getattr(e, "state", "") == "reconnecting"][:1]
         assert "no heartbeat" in reload.detail  # type: ignore[attr-defined]
         await closed(collector, ad)

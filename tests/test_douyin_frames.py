@@ -140,6 +140,9 @@ def test_the_other_methods_map_to_their_events() -> None:
     assert isinstance(like, Like) and like.count == 15 and like.total == 2**40
     (seen,) = mapper.map(first(standin.viewers(5, 3210, 98765)))
     assert isinstance(seen, ViewerCount) and (seen.online, seen.total) == (3210, 98765)
+    assert mapper.map(first(standin.viewers(6, 3210, 98765))) == []  # the same counts again: nothing new
+    (more,) = mapper.map(first(standin.viewers(7, 3211, 98766)))
+    assert isinstance(more, ViewerCount) and more.online == 3211
     assert mapper.map(first(standin.control(6, 1))) == []
     (ended,) = mapper.map(first(standin.control(7, 3)))
     assert isinstance(ended, LiveStatus) and ended.status == "offline"

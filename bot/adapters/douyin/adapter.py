@@ -90,6 +90,9 @@ class DouyinAdapter(Adapter):
                 state, reason, delay = "failed", str(exc), self.settings.reconnect_cap_seconds
             except (PlaywrightError, TimeoutError, Stalled, OSError) as exc:
                 reason = describe(exc).splitlines()[0][:300]
+            except Exception as exc:  # a bug of ours or a Playwright surprise: say so, and keep the room
+                log.exception("room %s: the Douyin page session failed unexpectedly", self.room)
+                reason = describe(exc).splitlines()[0][:300]
             if self._closed:
                 break
             if state == "reconnecting":
@@ -120,7 +123,8 @@ class DouyinAdapter(Adapter):
             self.pages += 1
             if self._closed:
                 return
-            await page.goto(self.url, timeout=self.settings.page_timeout_seconds * 1000)
+            # the socket may open before the page's pictures and scripts are all in: no need to wait for "load"
+            await page.goto(self.url, timeout=self.settings.page_timeout_seconds * 1000, wait_until="domcontentloaded")
             if not await browser.logged_in(self.url) and browser.warn_login_once():
                 log.warning(
                     "douyin: the browser profile %s is not logged in; Douyin stops pushing to anonymous pages "

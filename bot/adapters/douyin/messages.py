@@ -66,6 +66,7 @@ class MessageMapper:
         self.bot_uid = bot_uid
         self._unknown = LogOnce()
         self._combos: OrderedDict[tuple[str, int, int], int] = OrderedDict()
+        self._last_viewers: tuple[int, int] | None = None
         self._handlers: dict[str, tuple[type[PbMessage], Callable[[Any, dict[str, Any]], list[Event]]]] = {
             "WebcastChatMessage": (pb.ChatMessage, self._chat),
             "WebcastGiftMessage": (pb.GiftMessage, self._gift),
@@ -171,7 +172,11 @@ class MessageMapper:
         return [Like(**self._common(m.common, raw), user=self.user(m.user), count=max(1, m.count), total=m.total)]
 
     def _viewers(self, m: pb.RoomUserSeqMessage, raw: dict[str, Any]) -> list[Event]:
-        return [ViewerCount(**self._common(m.common, raw), online=max(0, m.total), total=max(0, m.totalUser))]
+        counts = (max(0, m.total), max(0, m.totalUser))
+        if counts == self._last_viewers:
+            return []  # Douyin repeats the counts every few seconds; only a change is news
+        self._last_viewers = counts
+        return [ViewerCount(**self._common(m.common, raw), online=counts[0], total=counts[1])]
 
     def _control(self, m: pb.ControlMessage, raw: dict[str, Any]) -> list[Event]:
         if m.status != CONTROL_ENDED:
