@@ -111,6 +111,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_douyin_login(args: argparse.Namespace) -> int:
+    try:
+        settings = load_config(args.config)
+    except ConfigError as exc:
+        print(f"livebot: config error: {exc}", file=sys.stderr)
+        return 2
+    import asyncio
+
+    from bot.adapters.douyin.login import login
+
+    return asyncio.run(login(settings.platforms.douyin, settings.server.state_dir, headless=args.headless))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livebot",
@@ -131,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--once", action="store_true", help="play the recording once instead of looping")
     demo.add_argument("--state-dir", default="var/demo", help="where the demo keeps its audit log and tokens")
     demo.set_defaults(func=cmd_demo)
+
+    douyin = sub.add_parser(
+        "douyin-login", help="log the bot's Douyin account in once, in a browser window (kept in state_dir)"
+    )
+    douyin.add_argument("--config", required=True, help="path of the TOML config (its state_dir holds the profile)")
+    douyin.add_argument("--headless", action="store_true", help=argparse.SUPPRESS)  # the tests: no window
+    douyin.set_defaults(func=cmd_douyin_login)
 
     from bot.faq import cli as faq_cli
     from bot.report import cli as report_cli

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PLATFORMS = ("bilibili", "twitch", "douyu", "replay")
+PLATFORMS = ("bilibili", "twitch", "douyin", "douyu", "replay")
 ROOM_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TWITCH_CHANNEL_RE = re.compile(r"^[a-z0-9_]{1,25}$")
 
@@ -136,10 +136,29 @@ class DouyuSettings:
 
 
 @dataclass(frozen=True)
+class DouyinSettings:
+    # the room page is {live_base}/{room_id}; a real Chromium runs it (the page signs its own websocket)
+    live_base: str = "https://live.douyin.com"
+    # empty: the first of chromium, chromium-browser, google-chrome on PATH
+    browser_path: str = ""
+    # the page heartbeats about this often; no frame (or no heartbeat) for heartbeat + 10 s reloads the page
+    heartbeat_seconds: float = 10.0
+    # the room page must load within this many seconds
+    page_timeout_seconds: float = 30.0
+    # the websocket whose frames are read: the one whose URL contains this
+    push_url_contains: str = "/webcast/im/push/"
+    # the page never loads the video, pictures or fonts (saves bandwidth and memory)
+    block_media: bool = True
+    reconnect_base_seconds: float = 1.0
+    reconnect_cap_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class PlatformSettings:
     bilibili: BilibiliSettings = field(default_factory=BilibiliSettings)
     twitch: TwitchSettings = field(default_factory=TwitchSettings)
     douyu: DouyuSettings = field(default_factory=DouyuSettings)
+    douyin: DouyinSettings = field(default_factory=DouyinSettings)
 
 
 @dataclass(frozen=True)
@@ -314,12 +333,14 @@ def _check_rooms(settings: Settings, file: str) -> None:
         seen.add(room.name)
         if room.platform not in PLATFORMS:
             raise ConfigError(file, f"{key}.platform", f"must be one of {', '.join(PLATFORMS)}, not {room.platform!r}")
-        if room.platform in ("bilibili", "twitch", "douyu") and not room.room_id:
+        if room.platform in ("bilibili", "twitch", "douyin", "douyu") and not room.room_id:
             raise ConfigError(file, f"{key}.room_id", f"missing value (a {room.platform} room needs one)")
         if room.platform == "bilibili" and not (room.room_id.isascii() and room.room_id.isdigit()):
             raise ConfigError(file, f"{key}.room_id", f"a Bilibili room id is a number, not {room.room_id!r}")
         if room.platform == "douyu" and not (room.room_id.isascii() and room.room_id.isdigit()):
             raise ConfigError(file, f"{key}.room_id", f"a Douyu room id is the number in its URL, not {room.room_id!r}")
+        if room.platform == "douyin" and not (room.room_id.isascii() and room.room_id.isdigit()):
+            raise ConfigError(file, f"{key}.room_id", f"the number in the Douyin room's URL, not {room.room_id!r}")
         if room.platform == "twitch" and not TWITCH_CHANNEL_RE.match(room.room_id.strip().lstrip("#").lower()):
             raise ConfigError(
                 file, f"{key}.room_id", f"must be a Twitch channel login (letters, digits, _), not {room.room_id!r}"
@@ -354,6 +375,12 @@ def _check_rooms(settings: Settings, file: str) -> None:
             file, "platforms.bilibili.fallback_url", f'must be "auto", "off" or a ws:// or wss:// URL, not {fallback!r}'
         )
     _check_douyu(settings.platforms.douyu, file)
+    douyin = settings.platforms.douyin
+    if not re.match(r"^https?://[^/\s]+", douyin.live_base):
+        raise ConfigError(file, "platforms.douyin.live_base", f"must be an http(s) URL, not {douyin.live_base!r}")
+    for name in ("heartbeat_seconds", "page_timeout_seconds", "reconnect_base_seconds", "reconnect_cap_seconds"):
+        if getattr(douyin, name) <= 0:
+            raise ConfigError(file, f"platforms.douyin.{name}", "must be greater than 0")
 
 
 def _check_douyu(douyu: DouyuSettings, file: str) -> None:

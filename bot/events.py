@@ -222,6 +222,24 @@ class Enter(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Like(Event):
+    """Viewers tapped like (Douyin): ``count`` taps in this batch, ``total`` the room's running total (0: unknown)."""
+
+    TYPE: ClassVar[str] = "like"
+    count: int = 1
+    total: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ViewerCount(Event):
+    """How many watch: ``online`` now, ``total`` since the stream started (0: unknown)."""
+
+    TYPE: ClassVar[str] = "viewer_count"
+    online: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LiveStatus(Event):
     """The stream went ``live`` or stopped (``preparing`` / ``offline``)."""
 

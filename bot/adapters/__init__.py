@@ -42,11 +42,22 @@ def _douyu(room: RoomSettings, settings: Settings, http: aiohttp.ClientSession) 
     return DouyuAdapter(room, settings.platforms.douyu, http)
 
 
+def _douyin(room: RoomSettings, settings: Settings, http: aiohttp.ClientSession) -> Adapter:
+    try:
+        from bot.adapters.douyin import DouyinAdapter
+    except ImportError as exc:
+        raise ConfigError(
+            settings.source, f"rooms.{room.name}.platform", f"douyin needs pip install 'livebot[douyin]' ({exc})"
+        ) from None
+    return DouyinAdapter(room, settings.platforms.douyin, settings.server.state_dir)
+
+
 ADAPTERS: dict[str, AdapterFactory] = {
     "replay": _replay,
     "bilibili": _bilibili,
     "twitch": _twitch,
     "douyu": _douyu,
+    "douyin": _douyin,
 }
 
 
