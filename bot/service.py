@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from bot.audit import AuditLog
 from bot.bus.base import Bus
 from bot.bus.memory import MemoryBus
 from bot.config import RoomSettings, Settings
-from bot.events import Event, RoomStatus, User
+from bot.events import AnchorSpeech, ChatMessage, Event, LiveStatus, PlatformNotice, RoomStatus, User
 from bot.faq import FaqResponder, FaqStore
 from bot.faq.state import ReplyState
 from bot.room import RoomPipeline
@@ -33,6 +34,14 @@ from rules import RuleEngine
 log = logging.getLogger(__name__)
 
 RELOAD_INTERVAL = 2.0
+#: rooms that start joining per second (set-up requests paced on a restart of many rooms)
+JOINS_PER_SECOND = 40.0
+#: how long the ingest waits for a segment to reach the audit log before it refuses to acknowledge
+INGEST_ACK_SECONDS = 10.0
+
+
+class IngestTimeout(TimeoutError):
+    """A speech segment was accepted but not written in time; it must not be acknowledged."""
 
 
 def _pack_stamp(packs: tuple[str, ...]) -> tuple[tuple[str, float, int], ...]:
@@ -81,19 +90,106 @@ class RuleSet:
 
 
 class RoomRunner:
+    """One room's adapter and sources feeding its pipeline through two lanes.
+
+    The anchor's lane (speech, the anchor's own chat lines, room and live status) is always taken
+    before the viewers' lane (chat, gifts, entries): a warning never waits behind viewer chat. The
+    consumer works for at most ``TURN_BUDGET`` seconds, then yields, so other rooms, HTTP requests,
+    the ingest and the overlays get the loop between two bursts of one busy room.
+
+    Overload is shed in this declared order, counted per room and logged (at most every
+    ``SHED_LOG_EVERY`` seconds per room):
+
+    1. ``faq``: with more than ``SHED_FAQ_AT`` viewer events waiting, viewer chat skips FAQ matching;
+    2. ``rules``: rule checks on viewer chat (today only the anchor's own lines are checked, and
+       those ride the anchor's lane, so this step sheds nothing yet; it keeps its place in the order);
+    3. ``feed``: with ``VIEWER_QUEUE`` viewer events waiting, a new one is written to the audit log
+       at once and not queued, so it reaches neither the overlays nor the FAQ.
+
+    Every received message is still written to the audit log, at every level.
+    """
+
+    #: seconds a room's consumer may run before it lets the rest of the process have the loop
+    TURN_BUDGET = 0.005
+    #: viewer events waiting beyond which viewer chat is no longer matched against the FAQ
+    SHED_FAQ_AT = 200
+    #: the viewers' lane bound: beyond it, events go straight to the audit log
+    VIEWER_QUEUE = 2000
+    SHED_LOG_EVERY = 10.0
+
     def __init__(self, room: RoomSettings, pipeline: RoomPipeline, adapter: Adapter | None) -> None:
         self.room = room
         self.pipeline = pipeline
         self.adapter = adapter
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._anchor: deque[tuple[Event, asyncio.Future[None] | None]] = deque()
+        self._viewer: deque[Event] = deque()
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.state = "starting"
         self.state_detail = ""
         self.since = time.time()
+        self.shed = {"faq": 0, "rules": 0, "feed": 0}
+        self._shed_logged = {"faq": 0, "rules": 0, "feed": 0}
+        self._shed_log_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
+        #: set by the service: writes what the audit log holds queued (before an ingest is acknowledged)
+        self.flush_audit: Callable[[], None] | None = None
+
+    @property
+    def queued(self) -> int:
+        return len(self._anchor) + len(self._viewer)
+
+    @staticmethod
+    def is_anchor_lane(event: Event) -> bool:
+        if isinstance(event, AnchorSpeech | RoomStatus | LiveStatus | PlatformNotice):
+            return True
+        return isinstance(event, ChatMessage) and event.user is not None and event.user.is_anchor
 
     def submit(self, event: Event) -> None:
         """Accept an event for this room (from the adapter, a source or the ingest endpoint)."""
-        self.queue.put_nowait(event)
+        if self.is_anchor_lane(event):
+            self._anchor.append((event, None))
+        elif len(self._viewer) >= self.VIEWER_QUEUE:
+            self._audit_only(event)
+            return
+        else:
+            self._viewer.append(event)
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def submit_and_wait(self, event: Event) -> None:
+        """Accept an anchor-lane event and return once it was handled and its audit lines flushed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._anchor.append((event, done))
+        self._idle.clear()
+        self._wakeup.set()
+        await asyncio.shield(done)
+
+    def _audit_only(self, event: Event) -> None:
+        """The last shedding step: the viewers' lane is full, the message goes to the audit log only."""
+        self._count_shed("feed")
+        audit = self.pipeline.audit
+        if audit is not None:
+            try:
+                audit.write(event)
+            except OSError as exc:
+                log.error("room %s: audit write failed: %s", self.room.name, exc)
+
+    def _count_shed(self, kind: str) -> None:
+        self.shed[kind] += 1
+        now = time.monotonic()
+        if now - self._shed_log_at >= self.SHED_LOG_EVERY:
+            self._shed_log_at = now
+            news = {k: self.shed[k] - self._shed_logged[k] for k in self.shed}
+            self._shed_logged = dict(self.shed)
+            log.warning(
+                "room %s: overloaded (%d viewer events waiting); shed since the last report: %s "
+                "(every message is still in the audit log)",
+                self.room.name,
+                len(self._viewer),
+                ", ".join(f"{k} {v}" for k, v in news.items()),
+            )
 
     async def _pump(self, source: AsyncIterator[Event], name: str) -> None:
         try:
@@ -107,19 +203,51 @@ class RoomRunner:
             self.submit(RoomStatus(room=self.room.name, platform=self.room.platform, state="failed", detail=repr(exc)))
 
     async def _consume(self) -> None:
+        clock = time.perf_counter
+        anchor, viewer = self._anchor, self._viewer
         while True:
-            event = await self.queue.get()
-            if isinstance(event, RoomStatus):
-                self.state, self.state_detail, self.since = event.state, event.detail, time.time()
-            await self.pipeline.handle(event)
-            self.queue.task_done()
+            if not anchor and not viewer:
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            turn_ends = clock() + self.TURN_BUDGET
+            while anchor or viewer:
+                if anchor:
+                    event, done = anchor.popleft()
+                    await self._handle(event, done)
+                else:
+                    event = viewer.popleft()
+                    shed = len(viewer) >= self.SHED_FAQ_AT
+                    self.pipeline.shed_faq = shed
+                    before = self.pipeline.counters.get("shed_faq", 0)
+                    await self.pipeline.handle(event)
+                    if shed and self.pipeline.counters.get("shed_faq", 0) > before:
+                        self._count_shed("faq")
+                    self.pipeline.shed_faq = False
+                if clock() >= turn_ends:
+                    break
+            await asyncio.sleep(0)  # the rest of the process gets the loop before our next burst
 
-    def start(self) -> None:
+    async def _handle(self, event: Event, done: asyncio.Future[None] | None) -> None:
+        if isinstance(event, RoomStatus):
+            self.state, self.state_detail, self.since = event.state, event.detail, time.time()
+        await self.pipeline.handle(event)
+        if done is None or done.done():
+            return
+        try:
+            if self.flush_audit is not None:
+                self.flush_audit()
+        except OSError as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+
+    def start(self, *, join_after: float = 0.0) -> None:
         self._tasks.append(asyncio.create_task(self._consume(), name=f"room:{self.room.name}:pipeline"))
         if self.adapter is not None:
-            self._tasks.append(
-                asyncio.create_task(self._pump(self.adapter.events(), "adapter"), name=f"room:{self.room.name}:adapter")
-            )
+            pump = _after(join_after, self._pump(self.adapter.events(), "adapter"))
+            self._tasks.append(asyncio.create_task(pump, name=f"room:{self.room.name}:adapter"))
         if self.room.caption_file:
             from bot.sources.caption_file import CaptionFileSource
 
@@ -135,11 +263,19 @@ class RoomRunner:
             task.cancel()
         # what was already accepted still goes through the pipeline and into the audit log
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), timeout=5.0)
+            await asyncio.wait_for(self._idle.wait(), timeout=5.0)
         self._tasks[0].cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # whatever the consumer could not reach in time is still audited
+        while self._anchor:
+            event, done = self._anchor.popleft()
+            self._audit_only(event)
+            if done is not None and not done.done():
+                done.set_exception(ConnectionAbortedError("the room stopped before the segment was handled"))
+        while self._viewer:
+            self._audit_only(self._viewer.popleft())
         await self.pipeline.close()
 
     def status(self) -> dict[str, Any]:
@@ -148,9 +284,24 @@ class RoomRunner:
             "state": self.state,
             "detail": self.state_detail,
             "since": self.since,
-            "queued": self.queue.qsize(),
+            "queued": self.queued,
+            "queued_anchor": len(self._anchor),
+            "queued_viewer": len(self._viewer),
             **self.pipeline.counters,
+            "shed": dict(self.shed),
         }
+
+
+async def _after(delay: float, work: Awaitable[None]) -> None:
+    """Start ``work`` after ``delay`` seconds (paced joins); a cancelled wait never starts it."""
+    if delay > 0:
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            if isinstance(work, Coroutine):
+                work.close()
+            raise
+    await work
 
 
 class Service:
@@ -217,18 +368,33 @@ class Service:
         """The room's reply cooldowns to continue from (a Redis worker loads them; here: fresh)."""
         return None
 
+    def _http_session(self) -> aiohttp.ClientSession:
+        """The session every adapter shares, with a connection limit sized from the rooms.
+
+        aiohttp's default of 100 connections silently kept all rooms past the 100th reconnecting:
+        each room holds a websocket and now and then a set-up or send request."""
+        rooms = len(self.settings.rooms)
+        connector = aiohttp.TCPConnector(limit=2 * rooms + 32, limit_per_host=0)
+        return aiohttp.ClientSession(connector=connector)
+
+    def _join_delay(self, index: int) -> float:
+        """When the ``index``-th room starts joining: ``JOINS_PER_SECOND`` at most, so a restart of
+        hundreds of rooms does not hammer the platform's set-up API all at once."""
+        return index / JOINS_PER_SECOND
+
     async def start(self) -> None:
         await self.bus.start()
-        self.http = aiohttp.ClientSession()
-        for room in self.settings.rooms:
+        self.http = self._http_session()
+        for index, room in enumerate(self.settings.rooms):
             if isinstance(self.bus, MemoryBus):
                 # sequence ids continue after a restart, and open overlays replay what they missed
                 self.bus.restore(
                     room.name, await asyncio.to_thread(self.audit.recent, room.name, self.settings.bus.replay)
                 )
             runner = self._build_room(room)
+            runner.flush_audit = self.audit.flush
             self.runners[room.name] = runner
-            runner.start()
+            runner.start(join_after=self._join_delay(index))
         self._watcher = asyncio.create_task(self._watch_files(), name="reload-watcher")
         log.info("service started: %d room(s)", len(self.runners))
 
@@ -266,17 +432,38 @@ class Service:
     # --- what the web app calls ---------------------------------------------------------------
 
     async def ingest(self, event: Event) -> None:
+        """Hand a segment to its room; returns once it is handled and in the audit log (flushed).
+
+        Raises ``IngestTimeout`` when that took longer than ``INGEST_ACK_SECONDS``: the caller
+        must not acknowledge the segment then."""
         runner = self.runners.get(event.room)
         if runner is None:
             raise KeyError(event.room)
-        runner.submit(event)
+        try:
+            await asyncio.wait_for(runner.submit_and_wait(event), timeout=INGEST_ACK_SECONDS)
+        except TimeoutError:
+            raise IngestTimeout(
+                f"room {event.room}: the segment was not in the audit log within {INGEST_ACK_SECONDS:.0f} s"
+            ) from None
 
     def status(self) -> dict[str, Any]:
         rooms = {name: r.status() for name, r in self.runners.items()}
         bus = self.bus.health()
+        states: dict[str, int] = {}
+        shed = {"faq": 0, "rules": 0, "feed": 0}
+        for room in rooms.values():
+            states[room["state"]] = states.get(room["state"], 0) + 1
+            for kind, count in room["shed"].items():
+                shed[kind] = shed.get(kind, 0) + count
         return {
             "ok": bool(bus.get("ok", True)),
             "uptime": round(time.time() - self.started_at, 1),
             "rooms": rooms,
+            "joining": {"rooms": len(rooms), "connected": states.get("connected", 0), "states": states},
+            "shed": shed,
+            "audit": {
+                "lines_written": self.audit.lines_written,
+                "unreadable_at_start": sum(self.audit.unreadable.values()),
+            },
             "bus": bus,
         }
