@@ -225,13 +225,16 @@ async def wait_connected(http: aiohttp.ClientSession, base: str, rooms: int, wit
 # --- speech timed until its warning is on the overlay feed --------------------------------------
 
 
+async def open_feeds(http: aiohttp.ClientSession, base: str, rooms: int) -> dict[int, Any]:
+    """Overlay websockets (warnings only) of the first few rooms, opened before the load starts."""
+    ws_base = base.replace("http", "ws", 1)
+    return {i: await http.ws_connect(f"{ws_base}/overlay/r{i}/ws?token=ov-{i}&types=warning") for i in range(rooms)}
+
+
 async def time_warnings(
-    http: aiohttp.ClientSession, base: str, rooms: int, until: float, every: float
+    http: aiohttp.ClientSession, base: str, feeds: dict[int, Any], until: float, every: float
 ) -> tuple[list[float], int]:
     """Post a violating segment every ``every`` s (rooms in turn); latencies (s) and how many never came."""
-    feeds = {}
-    for i in range(min(rooms, 4)):
-        feeds[i] = await http.ws_connect(f"{base.replace('http', 'ws')}/overlay/r{i}/ws?token=ov-{i}&types=warning")
     arrived: dict[str, float] = {}
 
     async def listen(ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -382,10 +385,21 @@ async def run(args: argparse.Namespace) -> int:
             await asyncio.sleep(1.0)  # start-up work (rule and FAQ tables) is not the load
             cpu0 = bot.cpu_seconds()
             base_cpu0 = baseline.cpu_seconds() if baseline else 0.0
+            feeds = await open_feeds(http, base, min(args.rooms, 4))
+            spy = None
+            if args.py_spy:
+                py_spy = Path(sys.executable).with_name("py-spy")
+                spy_args = ["record", "-p", str(bot.popen.pid), "-d", str(int(args.seconds)), "-r", "50"]
+                spy_args += ["-f", "raw", "-o", args.py_spy, "--nonblocking"]
+                spy = subprocess.Popen(  # noqa: ASYNC220 - started once, waited for in a thread
+                    [str(py_spy), *spy_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
             t0 = time.monotonic()
             sender = asyncio.create_task(send_load(server, room_ids, frames, args.frames))
-            latencies, missing = await time_warnings(http, base, args.rooms, until=t0 + args.seconds, every=1.0)
+            latencies, missing = await time_warnings(http, base, feeds, until=t0 + args.seconds, every=0.5)
             await sender
+            if spy is not None:
+                await asyncio.to_thread(spy.wait)
             # let livebot finish what it received (bounded wait), then read its counters
             drain_until = time.monotonic() + 30
             status = await healthz(http, base)
@@ -458,6 +472,7 @@ def main() -> int:
     parser.add_argument("--join-within", type=float, default=45.0, help="seconds the rooms get to connect")
     parser.add_argument("--no-faq", action="store_true", help="rooms without the demo FAQ")
     parser.add_argument("--no-baseline", action="store_true", help="skip the parse-only client")
+    parser.add_argument("--py-spy", metavar="FILE", help="profile livebot during the load (py-spy raw output)")
     return asyncio.run(run(parser.parse_args()))
 
 

@@ -168,6 +168,7 @@ def event_from_dict(d: Any) -> Event:
                 value = tuple(User.from_dict(u) for u in value)
             elif isinstance(value, list):
                 value = tuple(value)
+            _check_type(f.name, str(f.type), value)
             kwargs[f.name] = value
         if "room" not in kwargs:
             raise EventFormatError("event has no room")
@@ -176,6 +177,31 @@ def event_from_dict(d: Any) -> Event:
         if isinstance(exc, EventFormatError):
             raise
         raise EventFormatError(f"bad {d.get('type')} event: {exc}") from exc
+
+
+_NONE = type(None)
+#: what a JSON value may be for each field annotation (ints are fine where floats are expected)
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "str | None": (str, _NONE),
+    "int": (int,),
+    "float": (int, float),
+    "float | None": (int, float, _NONE),
+    "bool": (bool,),
+}
+
+
+def _check_type(name: str, annotation: str, value: Any) -> None:
+    """A field of the wrong JSON type (a list for a text, a string for a seq) is not a valid event."""
+    allowed = _JSON_TYPES.get(annotation)
+    if allowed is not None:
+        ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+    elif annotation == "tuple[str, ...]":
+        ok = all(isinstance(v, str) for v in value) if isinstance(value, tuple) else False
+    else:
+        return  # users are checked by User.from_dict, the raw payload is anything
+    if not ok:
+        raise EventFormatError(f"{name} must be {annotation}, not {type(value).__name__}")
 
 
 # --- viewer and anchor activity -------------------------------------------------------------

@@ -89,11 +89,16 @@ class RuleSet:
         return True
 
 
+_ANCHOR_LANE_TYPES = (AnchorSpeech, RoomStatus, LiveStatus, PlatformNotice)
+
+
 class RoomRunner:
     """One room's adapter and sources feeding its pipeline through two lanes.
 
-    The anchor's lane (speech, the anchor's own chat lines, room and live status) is always taken
-    before the viewers' lane (chat, gifts, entries): a warning never waits behind viewer chat. The
+    The anchor's lane (speech, the anchor's own chat lines, room and live status) is taken before
+    the viewers' lane (chat, gifts, entries) as soon as more than ``PRIORITY_AFTER`` viewer events
+    wait: a warning never waits behind a viewer backlog. While the room keeps up, both lanes are
+    handled in arrival order, so the audit log and the overlays read as the room did. The
     consumer works for at most ``TURN_BUDGET`` seconds, then yields, so other rooms, HTTP requests,
     the ingest and the overlays get the loop between two bursts of one busy room.
 
@@ -111,6 +116,9 @@ class RoomRunner:
 
     #: seconds a room's consumer may run before it lets the rest of the process have the loop
     TURN_BUDGET = 0.005
+    #: viewer events waiting beyond which the anchor's lane jumps the queue (below it: arrival order,
+    #: which costs the anchor at most this many viewer events of a few hundred microseconds each)
+    PRIORITY_AFTER = 16
     #: viewer events waiting beyond which viewer chat is no longer matched against the FAQ
     SHED_FAQ_AT = 200
     #: the viewers' lane bound: beyond it, events go straight to the audit log
@@ -121,8 +129,10 @@ class RoomRunner:
         self.room = room
         self.pipeline = pipeline
         self.adapter = adapter
-        self._anchor: deque[tuple[Event, asyncio.Future[None] | None]] = deque()
-        self._viewer: deque[Event] = deque()
+        # (arrival number, event, acknowledgement): the number keeps arrival order while we keep up
+        self._anchor: deque[tuple[int, Event, asyncio.Future[None] | None]] = deque()
+        self._viewer: deque[tuple[int, Event]] = deque()
+        self._arrivals = 0
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -142,26 +152,28 @@ class RoomRunner:
 
     @staticmethod
     def is_anchor_lane(event: Event) -> bool:
-        if isinstance(event, AnchorSpeech | RoomStatus | LiveStatus | PlatformNotice):
+        if isinstance(event, _ANCHOR_LANE_TYPES):
             return True
         return isinstance(event, ChatMessage) and event.user is not None and event.user.is_anchor
 
     def submit(self, event: Event) -> None:
         """Accept an event for this room (from the adapter, a source or the ingest endpoint)."""
+        self._arrivals += 1
         if self.is_anchor_lane(event):
-            self._anchor.append((event, None))
+            self._anchor.append((self._arrivals, event, None))
         elif len(self._viewer) >= self.VIEWER_QUEUE:
             self._audit_only(event)
             return
         else:
-            self._viewer.append(event)
+            self._viewer.append((self._arrivals, event))
         self._idle.clear()
         self._wakeup.set()
 
     async def submit_and_wait(self, event: Event) -> None:
         """Accept an anchor-lane event and return once it was handled and its audit lines flushed."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._anchor.append((event, done))
+        self._arrivals += 1
+        self._anchor.append((self._arrivals, event, done))
         self._idle.clear()
         self._wakeup.set()
         await asyncio.shield(done)
@@ -192,9 +204,15 @@ class RoomRunner:
             )
 
     async def _pump(self, source: AsyncIterator[Event], name: str) -> None:
+        clock = time.perf_counter
+        turn_ends = clock() + self.TURN_BUDGET
         try:
             async for event in source:
                 self.submit(event)
+                if clock() >= turn_ends:
+                    # a socket with a backlog never suspends its reader: give the loop back now and then
+                    await asyncio.sleep(0)
+                    turn_ends = clock() + self.TURN_BUDGET
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -213,11 +231,12 @@ class RoomRunner:
                 continue
             turn_ends = clock() + self.TURN_BUDGET
             while anchor or viewer:
-                if anchor:
-                    event, done = anchor.popleft()
+                # the anchor's lane goes first once viewer chat backs up; until then, arrival order
+                if anchor and (not viewer or len(viewer) > self.PRIORITY_AFTER or anchor[0][0] < viewer[0][0]):
+                    _n, event, done = anchor.popleft()
                     await self._handle(event, done)
                 else:
-                    event = viewer.popleft()
+                    _n, event = viewer.popleft()
                     shed = len(viewer) >= self.SHED_FAQ_AT
                     self.pipeline.shed_faq = shed
                     before = self.pipeline.counters.get("shed_faq", 0)
@@ -270,12 +289,12 @@ class RoomRunner:
                 await task
         # whatever the consumer could not reach in time is still audited
         while self._anchor:
-            event, done = self._anchor.popleft()
+            _n, event, done = self._anchor.popleft()
             self._audit_only(event)
             if done is not None and not done.done():
                 done.set_exception(ConnectionAbortedError("the room stopped before the segment was handled"))
         while self._viewer:
-            self._audit_only(self._viewer.popleft())
+            self._audit_only(self._viewer.popleft()[1])
         await self.pipeline.close()
 
     def status(self) -> dict[str, Any]:
