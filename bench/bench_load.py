@@ -195,7 +195,7 @@ class Proc:
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGINT)
             try:
-                self.popen.wait(timeout=30)
+                self.popen.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait()
@@ -419,6 +419,7 @@ async def run(args: argparse.Namespace) -> int:
         code = bot.stop()
         audited, unique = count_audited(tmp / "audit")
         shed = (status or {}).get("shed", {})
+        gc = (status or {}).get("gc", {})
         rows += [
             ("messages sent", f"{sent:,} ({args.rooms} rooms x {args.rate}/s x {args.seconds:.0f} s)"),
             ("in the audit log", f"{unique:,} = {100 * unique / max(1, sent):.2f}% (lines {audited:,})"),
@@ -439,6 +440,10 @@ async def run(args: argparse.Namespace) -> int:
             ),
             ("shed (faq / rules / feed)", f"{shed.get('faq', 0)} / {shed.get('rules', 0)} / {shed.get('feed', 0)}"),
             ("livebot peak RSS", f"{peak:.0f} MB"),
+            (
+                "livebot GC (collections, longest ms per gen)",
+                f"{gc.get('collections')} {gc.get('longest_ms')} (total {gc.get('total_ms')} ms)",
+            ),
             ("livebot exit code", str(code)),
         ]
         return print_table(args, rows, tmp)

@@ -42,6 +42,7 @@ def serve(settings: Settings) -> int:
     from bot.metrics import NodeCollector, add_metrics
 
     service = Service(settings)
+    service.settle_heap_after_start = True
     app = create_app(settings, bus=service.bus, ingest=service.ingest, status=service.status)
     app.cleanup_ctx.append(service.cleanup_ctx)
     add_metrics(app, NodeCollector("run", service=service))

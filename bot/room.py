@@ -11,8 +11,11 @@ the pipeline goes on with the next: a room's loop never dies from bad input.
 Viewer questions go to the FAQ responder through a queue of their own: answering may wait on the
 platform's send API, and a warning for the anchor must never wait behind a chat reply.
 
-Under overload the room's runner sets ``shed_faq``: viewer chat is then published and audited but
-not matched against the FAQ (counted in ``counters["shed_faq"]``). Anchor text is never shed.
+FAQ matching is the first work shed under overload (counted in ``counters["shed_faq"]``, reported
+through ``on_shed``): viewer chat is then published and audited but not matched, either because the
+room's runner set ``shed_faq`` (its viewer lane backs up) or because ``FAQ_QUEUE`` questions already
+wait for the answerer. Anchor text is never shed. The answerer gives the loop back after every
+question: matching costs about a millisecond, and a backlog of questions must never hold a warning.
 
 A warning carries a bounded context window of the utterance, not the whole of it, and one segment
 raises at most ``MAX_WARNINGS_PER_SEGMENT`` warnings: further hits of a rule already warned about
@@ -43,6 +46,8 @@ MAX_WARNINGS_PER_SEGMENT = 8
 #: segments whose warning counts are remembered (partials of a segment arrive close together)
 _SEGMENTS_REMEMBERED = 64
 _SEVERITY_RANK = {"block": 0, "warn": 1, "info": 2}
+#: viewer questions waiting for the FAQ answerer beyond which new ones are not matched (shed)
+FAQ_QUEUE = 32
 
 
 def context_window(utterance: str, start: int, end: int, around: int = CONTEXT_CHARS) -> tuple[str, int]:
@@ -81,6 +86,8 @@ class RoomPipeline:
         self.counters = {"events": 0, "warnings": 0, "errors": 0, "replies": 0, "warnings_merged": 0, "shed_faq": 0}
         #: set by the room's runner while the viewer lane is overloaded: viewer chat skips FAQ matching
         self.shed_faq = False
+        #: told the kind of each piece of shed work (the runner logs them, rate-limited)
+        self.on_shed: Callable[[str], None] | None = None
         # (source, segment) -> warnings raised so far, for the per-segment cap
         self._segment_warnings: dict[tuple[str, str], int] = {}
         self._questions: asyncio.Queue[ChatMessage] = asyncio.Queue()
@@ -120,10 +127,15 @@ class RoomPipeline:
                 assert isinstance(published, ChatMessage)
                 await self._check_chat(published)
             elif self.responder is not None and event.text:
-                if self.shed_faq:
-                    self.counters["shed_faq"] += 1
+                if self.shed_faq or self._questions.qsize() >= FAQ_QUEUE:
+                    self._shed("faq")
                 else:
                     self._ask(event)
+
+    def _shed(self, kind: str) -> None:
+        self.counters[f"shed_{kind}"] = self.counters.get(f"shed_{kind}", 0) + 1
+        if self.on_shed is not None:
+            self.on_shed(kind)
 
     def _ask(self, msg: ChatMessage) -> None:
         if self._answerer is None:
@@ -144,6 +156,7 @@ class RoomPipeline:
                 log.exception("room %s: the FAQ responder failed on a message; going on", self.room)
             finally:
                 self._questions.task_done()
+            await asyncio.sleep(0)  # a queue with work never suspends its reader: let the loop run
 
     async def drain(self) -> None:
         """Wait until every accepted viewer question has been answered or held back."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections import deque
@@ -38,6 +39,50 @@ RELOAD_INTERVAL = 2.0
 JOINS_PER_SECOND = 40.0
 #: how long the ingest waits for a segment to reach the audit log before it refuses to acknowledge
 INGEST_ACK_SECONDS = 10.0
+#: allocations between young collections once the heap is settled (the default is 700)
+GC_YOUNG_THRESHOLD = 20_000
+
+
+class GcPauses:
+    """Garbage-collection pauses of this process, per generation (for /healthz and the load bench)."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.longest = [0.0, 0.0, 0.0]
+        self.total = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._started
+        gen = info.get("generation", 0)
+        self.count[gen] += 1
+        self.total += pause
+        if pause > self.longest[gen]:
+            self.longest[gen] = pause
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "collections": list(self.count),
+            "longest_ms": [round(1000 * x, 1) for x in self.longest],
+            "total_ms": round(1000 * self.total, 1),
+            "frozen": gc.get_freeze_count(),
+        }
+
+
+GC_PAUSES = GcPauses()
+
+
+def settle_heap() -> None:
+    """After start-up: move what start-up built (dictionaries of jieba, pypinyin and OpenCC, automata,
+    FAQ tables: hundreds of thousands of long-lived objects) out of the collector's sight, and collect
+    the young generation less often. Full collections then scan only what the running rooms made,
+    which took them from hundreds of milliseconds to a few (see docs/benchmarks.md)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
 class IngestTimeout(TimeoutError):
@@ -105,7 +150,8 @@ class RoomRunner:
     Overload is shed in this declared order, counted per room and logged (at most every
     ``SHED_LOG_EVERY`` seconds per room):
 
-    1. ``faq``: with more than ``SHED_FAQ_AT`` viewer events waiting, viewer chat skips FAQ matching;
+    1. ``faq``: with more than ``SHED_FAQ_AT`` viewer events waiting (or the FAQ answerer's own
+       queue full, see ``bot.room.FAQ_QUEUE``), viewer chat skips FAQ matching;
     2. ``rules``: rule checks on viewer chat (today only the anchor's own lines are checked, and
        those ride the anchor's lane, so this step sheds nothing yet; it keeps its place in the order);
     3. ``feed``: with ``VIEWER_QUEUE`` viewer events waiting, a new one is written to the audit log
@@ -139,7 +185,8 @@ class RoomRunner:
         self.state = "starting"
         self.state_detail = ""
         self.since = time.time()
-        self.shed = {"faq": 0, "rules": 0, "feed": 0}
+        self._shed_feed = 0
+        pipeline.on_shed = self._log_shed
         self._shed_logged = {"faq": 0, "rules": 0, "feed": 0}
         self._shed_log_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
@@ -180,7 +227,8 @@ class RoomRunner:
 
     def _audit_only(self, event: Event) -> None:
         """The last shedding step: the viewers' lane is full, the message goes to the audit log only."""
-        self._count_shed("feed")
+        self._shed_feed += 1
+        self._log_shed("feed")
         audit = self.pipeline.audit
         if audit is not None:
             try:
@@ -188,13 +236,19 @@ class RoomRunner:
             except OSError as exc:
                 log.error("room %s: audit write failed: %s", self.room.name, exc)
 
-    def _count_shed(self, kind: str) -> None:
-        self.shed[kind] += 1
+    @property
+    def shed(self) -> dict[str, int]:
+        """Work shed so far, per step of the declared order."""
+        counters = self.pipeline.counters
+        return {"faq": counters.get("shed_faq", 0), "rules": counters.get("shed_rules", 0), "feed": self._shed_feed}
+
+    def _log_shed(self, kind: str) -> None:
         now = time.monotonic()
         if now - self._shed_log_at >= self.SHED_LOG_EVERY:
             self._shed_log_at = now
-            news = {k: self.shed[k] - self._shed_logged[k] for k in self.shed}
-            self._shed_logged = dict(self.shed)
+            shed = self.shed
+            news = {k: shed[k] - self._shed_logged[k] for k in shed}
+            self._shed_logged = shed
             log.warning(
                 "room %s: overloaded (%d viewer events waiting); shed since the last report: %s "
                 "(every message is still in the audit log)",
@@ -237,12 +291,8 @@ class RoomRunner:
                     await self._handle(event, done)
                 else:
                     _n, event = viewer.popleft()
-                    shed = len(viewer) >= self.SHED_FAQ_AT
-                    self.pipeline.shed_faq = shed
-                    before = self.pipeline.counters.get("shed_faq", 0)
+                    self.pipeline.shed_faq = len(viewer) >= self.SHED_FAQ_AT
                     await self.pipeline.handle(event)
-                    if shed and self.pipeline.counters.get("shed_faq", 0) > before:
-                        self._count_shed("faq")
                     self.pipeline.shed_faq = False
                 if clock() >= turn_ends:
                     break
@@ -307,7 +357,7 @@ class RoomRunner:
             "queued_anchor": len(self._anchor),
             "queued_viewer": len(self._viewer),
             **self.pipeline.counters,
-            "shed": dict(self.shed),
+            "shed": self.shed,
         }
 
 
@@ -337,6 +387,10 @@ class Service:
         self.http: aiohttp.ClientSession | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.started_at = time.time()
+        #: ``livebot run`` sets it: freeze the start-up heap and tune the collector (not in tests)
+        self.settle_heap_after_start = False
+        if GC_PAUSES not in gc.callbacks:
+            gc.callbacks.append(GC_PAUSES)
 
     # --- wiring -------------------------------------------------------------------------------
 
@@ -445,6 +499,8 @@ class Service:
 
     async def cleanup_ctx(self, app: web.Application) -> AsyncIterator[None]:
         await self.start()
+        if self.settle_heap_after_start:
+            settle_heap()
         yield
         await self.stop()
 
@@ -485,4 +541,5 @@ class Service:
                 "unreadable_at_start": sum(self.audit.unreadable.values()),
             },
             "bus": bus,
+            "gc": GC_PAUSES.status(),
         }

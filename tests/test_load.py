@@ -17,7 +17,7 @@ from bot.bus.memory import MemoryBus
 from bot.config import RoomSettings
 from bot.events import AnchorSpeech, ChatMessage, Event, User, Warning
 from bot.metrics import NodeCollector, registry_for
-from bot.room import CONTEXT_CHARS, MAX_WARNINGS_PER_SEGMENT, RoomPipeline
+from bot.room import CONTEXT_CHARS, FAQ_QUEUE, MAX_WARNINGS_PER_SEGMENT, RoomPipeline
 from bot.service import RoomRunner
 from rules import RuleEngine
 from tests.support import make_settings, running_service
@@ -191,13 +191,49 @@ async def test_overload_sheds_faq_first_then_the_feed_and_audits_everything(tmp_
     )
 
 
+class BlockedResponder(CountingResponder):
+    """A responder stuck (on the platform's send API, say) until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+
+    async def handle(self, msg: ChatMessage) -> None:
+        await self.go.wait()
+        await super().handle(msg)
+
+
+@pytest.mark.asyncio
+async def test_a_full_faq_queue_sheds_matching_and_never_holds_a_warning(tmp_path: Path) -> None:
+    runner, _bus, audit, _ = make_runner(tmp_path)
+    responder = BlockedResponder()
+    runner.pipeline.responder = responder
+    runner.TURN_BUDGET = 600.0  # one burst: the answerer takes nothing before all 50 are handled
+    for i in range(50):
+        runner.submit(viewer(i))
+    runner.start()
+    try:
+        await wait_until(lambda: runner.queued == 0)
+        # the answerer is stuck and its queue is full: a warning still goes straight out
+        await runner.submit_and_wait(AnchorSpeech(room="r", platform="bilibili", text=VIOLATION, segment="s"))
+        assert runner.pipeline.counters["warnings"] == 1
+        assert runner.shed["faq"] == 50 - FAQ_QUEUE
+        responder.go.set()
+        await runner.pipeline.drain()
+    finally:
+        await runner.stop()
+        audit.close()
+    assert responder.asked == [f"问题 {i}" for i in range(FAQ_QUEUE)]
+    assert sum(1 for x in audit_lines(tmp_path) if x["type"] == "chat") == 50
+
+
 @pytest.mark.asyncio
 async def test_shed_counts_are_on_healthz_and_metrics(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, [quiet_room(tmp_path)])
     async with running_service(settings) as run:
         runner = run.service.runners["r"]
-        runner.shed["faq"] += 3
-        runner.shed["feed"] += 2
+        runner.pipeline.counters["shed_faq"] += 3
+        runner._shed_feed += 2
         status = run.service.status()
         assert status["rooms"]["r"]["shed"] == {"faq": 3, "rules": 0, "feed": 2}
         assert status["shed"] == {"faq": 3, "rules": 0, "feed": 2}
