@@ -135,6 +135,9 @@ class RuleSet:
 
 
 _ANCHOR_LANE_TYPES = (AnchorSpeech, RoomStatus, LiveStatus, PlatformNotice)
+#: anchor-lane events queued in this process, all rooms: viewer work of every room keeps its turns
+#: short while it is above 0, so a loop round (and with it the anchor's next step) stays short
+ANCHOR_WAITING = [0]
 
 
 class RoomRunner:
@@ -160,8 +163,9 @@ class RoomRunner:
     Every received message is still written to the audit log, at every level.
     """
 
-    #: seconds a room's consumer may run before it lets the rest of the process have the loop
-    TURN_BUDGET = 0.005
+    #: seconds a room's consumer (or adapter pump) may run before it lets the rest of the process
+    #: have the loop; while any room's anchor lane has work, viewer work yields after each item
+    TURN_BUDGET = 0.002
     #: viewer events waiting beyond which the anchor's lane jumps the queue (below it: arrival order,
     #: which costs the anchor at most this many viewer events of a few hundred microseconds each)
     PRIORITY_AFTER = 16
@@ -208,6 +212,7 @@ class RoomRunner:
         self._arrivals += 1
         if self.is_anchor_lane(event):
             self._anchor.append((self._arrivals, event, None))
+            ANCHOR_WAITING[0] += 1
         elif len(self._viewer) >= self.VIEWER_QUEUE:
             self._audit_only(event)
             return
@@ -221,6 +226,7 @@ class RoomRunner:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._arrivals += 1
         self._anchor.append((self._arrivals, event, done))
+        ANCHOR_WAITING[0] += 1
         self._idle.clear()
         self._wakeup.set()
         await asyncio.shield(done)
@@ -263,7 +269,7 @@ class RoomRunner:
         try:
             async for event in source:
                 self.submit(event)
-                if clock() >= turn_ends:
+                if clock() >= turn_ends or ANCHOR_WAITING[0]:
                     # a socket with a backlog never suspends its reader: give the loop back now and then
                     await asyncio.sleep(0)
                     turn_ends = clock() + self.TURN_BUDGET
@@ -288,14 +294,17 @@ class RoomRunner:
                 # the anchor's lane goes first once viewer chat backs up; until then, arrival order
                 if anchor and (not viewer or len(viewer) > self.PRIORITY_AFTER or anchor[0][0] < viewer[0][0]):
                     _n, event, done = anchor.popleft()
-                    await self._handle(event, done)
+                    try:
+                        await self._handle(event, done)
+                    finally:
+                        ANCHOR_WAITING[0] -= 1
                 else:
                     _n, event = viewer.popleft()
                     self.pipeline.shed_faq = len(viewer) >= self.SHED_FAQ_AT
                     await self.pipeline.handle(event)
                     self.pipeline.shed_faq = False
-                if clock() >= turn_ends:
-                    break
+                if clock() >= turn_ends or (ANCHOR_WAITING[0] and not anchor):
+                    break  # our turn is over, or another room's anchor is waiting for the loop
             await asyncio.sleep(0)  # the rest of the process gets the loop before our next burst
 
     async def _handle(self, event: Event, done: asyncio.Future[None] | None) -> None:
@@ -340,6 +349,7 @@ class RoomRunner:
         # whatever the consumer could not reach in time is still audited
         while self._anchor:
             _n, event, done = self._anchor.popleft()
+            ANCHOR_WAITING[0] -= 1
             self._audit_only(event)
             if done is not None and not done.done():
                 done.set_exception(ConnectionAbortedError("the room stopped before the segment was handled"))

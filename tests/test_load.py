@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from prometheus_client import generate_latest
 
@@ -20,7 +23,7 @@ from bot.metrics import NodeCollector, registry_for
 from bot.room import CONTEXT_CHARS, FAQ_QUEUE, MAX_WARNINGS_PER_SEGMENT, RoomPipeline
 from bot.service import RoomRunner
 from rules import RuleEngine
-from tests.support import make_settings, running_service
+from tests.support import ROOT, free_port, make_settings, running_service
 
 ENGINE = RuleEngine.load(("builtin",))
 ANCHOR = User(id="1", name="主播", roles=("anchor",))
@@ -372,3 +375,92 @@ def test_audit_lines_stay_strict_json_whatever_the_payload(tmp_path: Path) -> No
     assert lines[0]["raw"] == {"v": None, "w": None}
     assert lines[1]["raw"] == {"big": 1 << 80}
     assert lines[2]["raw"] == {"lone": "\ud800"}
+
+
+# --- an acknowledged segment is in the audit log, whatever happens next ------------------------------
+
+
+def _config(tmp_path: Path, port: int) -> Path:
+    recording = tmp_path / "silence.jsonl"
+    recording.write_text("", "utf-8")
+    config = tmp_path / "livebot.toml"
+    config.write_text(
+        f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+state_dir = "{tmp_path / "state"}"
+[audit]
+dir = "{tmp_path / "audit"}"
+[[rooms]]
+name = "r"
+platform = "replay"
+recording = "{recording}"
+loop = false
+overlay_token = "ov"
+ingest_token = "in"
+""",
+        "utf-8",
+    )
+    return config
+
+
+async def _start_livebot(config: Path, port: int) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--config", str(config),
+        cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    async with aiohttp.ClientSession() as http:
+        deadline = asyncio.get_running_loop().time() + 120  # start-up loads dictionaries; the machine is shared
+        while True:
+            assert proc.returncode is None, "livebot exited during start-up"
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    if resp.status == 200:
+                        return proc
+            except aiohttp.ClientError:
+                pass
+            assert asyncio.get_running_loop().time() < deadline, "livebot did not answer /healthz"
+            await asyncio.sleep(0.2)
+
+
+@pytest.mark.asyncio
+async def test_acknowledged_segments_survive_kill_9(tmp_path: Path) -> None:
+    port = free_port()
+    config = _config(tmp_path, port)
+    proc = await _start_livebot(config, port)
+    acked: list[str] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def post(n: int) -> None:
+                segment = f"seg-{n}"
+                async with http.post(
+                    f"http://127.0.0.1:{port}/api/rooms/r/speech",
+                    json={"text": f"第{n}段：{VIOLATION}" if n % 10 == 0 else f"第{n}段，大家好", "segment": segment},
+                    headers={"Authorization": "Bearer in"},
+                ) as resp:
+                    if resp.status == 202:
+                        acked.append(segment)
+
+            for start in range(0, 100, 20):  # 20 in flight at a time, as a busy ASR tool would
+                await asyncio.gather(*(post(n) for n in range(start, start + 20)))
+    finally:
+        proc.kill()  # SIGKILL the moment the last acknowledgement arrived: no shutdown, no flush
+        await proc.wait()
+    assert len(acked) == 100
+    speech = {x["segment"] for x in audit_lines(tmp_path) if x["type"] == "speech"}
+    assert set(acked) <= speech, f"acknowledged but not in the audit log: {sorted(set(acked) - speech)[:5]}"
+    warned = {x["segment"] for x in audit_lines(tmp_path) if x["type"] == "warning"}
+    assert warned == {f"seg-{n}" for n in range(0, 100, 10)}
+    # a start after the kill reads that log (a torn line there would be skipped) and continues
+    proc = await _start_livebot(config, port)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                status = await resp.json()
+        assert status["ok"] is True
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await proc.wait()
+    assert proc.returncode == 0
