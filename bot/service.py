@@ -52,6 +52,11 @@ class GcPauses:
         self.total = 0.0
         self._started = 0.0
 
+    def reset(self) -> None:
+        self.count = [0, 0, 0]
+        self.longest = [0.0, 0.0, 0.0]
+        self.total = 0.0
+
     def __call__(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
@@ -83,6 +88,7 @@ def settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
+    GC_PAUSES.reset()  # from here on the figures are the running rooms' own
 
 
 class IngestTimeout(TimeoutError):
