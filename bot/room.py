@@ -14,8 +14,9 @@ platform's send API, and a warning for the anchor must never wait behind a chat 
 FAQ matching is the first work shed under overload (counted in ``counters["shed_faq"]``, reported
 through ``on_shed``): viewer chat is then published and audited but not matched, either because the
 room's runner set ``shed_faq`` (its viewer lane backs up) or because ``FAQ_QUEUE`` questions already
-wait for the answerer. Anchor text is never shed. The answerer gives the loop back after every
-question: matching costs about a millisecond, and a backlog of questions must never hold a warning.
+wait for the answerer. Anchor text is never shed. The answerer takes each question within the
+process's viewer budget of the loop round (``bot.loop_budget``): matching costs about a
+millisecond, and a backlog of questions must never hold a warning.
 
 A warning carries a bounded context window of the utterance, not the whole of it, and one segment
 raises at most ``MAX_WARNINGS_PER_SEGMENT`` warnings: further hits of a rule already warned about
@@ -35,6 +36,7 @@ from typing import Protocol
 from bot.audit import AuditLog
 from bot.bus.base import Bus
 from bot.events import AnchorSpeech, ChatMessage, Event, FaqReply, Warning
+from bot.loop_budget import VIEWER_BUDGET
 from rules import Hit, RuleEngine, SpeechStream
 
 log = logging.getLogger(__name__)
@@ -149,6 +151,7 @@ class RoomPipeline:
         assert self.responder is not None
         while True:
             msg = await self._questions.get()
+            await VIEWER_BUDGET.turn()  # matching costs about a millisecond: it waits for the round's budget
             try:
                 await self.responder.handle(msg)
             except Exception:
@@ -156,7 +159,6 @@ class RoomPipeline:
                 log.exception("room %s: the FAQ responder failed on a message; going on", self.room)
             finally:
                 self._questions.task_done()
-            await asyncio.sleep(0)  # a queue with work never suspends its reader: let the loop run
 
     async def drain(self) -> None:
         """Wait until every accepted viewer question has been answered or held back."""

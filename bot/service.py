@@ -29,6 +29,7 @@ from bot.config import RoomSettings, Settings
 from bot.events import AnchorSpeech, ChatMessage, Event, LiveStatus, PlatformNotice, RoomStatus, User
 from bot.faq import FaqResponder, FaqStore
 from bot.faq.state import ReplyState
+from bot.loop_budget import VIEWER_BUDGET
 from bot.room import RoomPipeline
 from rules import RuleEngine
 
@@ -141,9 +142,6 @@ class RuleSet:
 
 
 _ANCHOR_LANE_TYPES = (AnchorSpeech, RoomStatus, LiveStatus, PlatformNotice)
-#: anchor-lane events queued in this process, all rooms: viewer work of every room keeps its turns
-#: short while it is above 0, so a loop round (and with it the anchor's next step) stays short
-ANCHOR_WAITING = [0]
 
 
 class RoomRunner:
@@ -152,9 +150,10 @@ class RoomRunner:
     The anchor's lane (speech, the anchor's own chat lines, room and live status) is taken before
     the viewers' lane (chat, gifts, entries) as soon as more than ``PRIORITY_AFTER`` viewer events
     wait: a warning never waits behind a viewer backlog. While the room keeps up, both lanes are
-    handled in arrival order, so the audit log and the overlays read as the room did. The
-    consumer works for at most ``TURN_BUDGET`` seconds, then yields, so other rooms, HTTP requests,
-    the ingest and the overlays get the loop between two bursts of one busy room.
+    handled in arrival order, so the audit log and the overlays read as the room did. Viewer work
+    (decoding in the adapter's pump, the viewers' lane, FAQ matching) of all rooms shares one budget
+    per event-loop round (``bot.loop_budget``), so HTTP requests, the ingest and the overlays get the
+    loop between two bursts however busy the rooms are.
 
     Overload is shed in this declared order, counted per room and logged (at most every
     ``SHED_LOG_EVERY`` seconds per room):
@@ -169,9 +168,6 @@ class RoomRunner:
     Every received message is still written to the audit log, at every level.
     """
 
-    #: seconds a room's consumer (or adapter pump) may run before it lets the rest of the process
-    #: have the loop; while any room's anchor lane has work, viewer work yields after each item
-    TURN_BUDGET = 0.002
     #: viewer events waiting beyond which the anchor's lane jumps the queue (below it: arrival order,
     #: which costs the anchor at most this many viewer events of a few hundred microseconds each)
     PRIORITY_AFTER = 16
@@ -218,7 +214,6 @@ class RoomRunner:
         self._arrivals += 1
         if self.is_anchor_lane(event):
             self._anchor.append((self._arrivals, event, None))
-            ANCHOR_WAITING[0] += 1
         elif len(self._viewer) >= self.VIEWER_QUEUE:
             self._audit_only(event)
             return
@@ -232,7 +227,6 @@ class RoomRunner:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._arrivals += 1
         self._anchor.append((self._arrivals, event, done))
-        ANCHOR_WAITING[0] += 1
         self._idle.clear()
         self._wakeup.set()
         await asyncio.shield(done)
@@ -270,15 +264,11 @@ class RoomRunner:
             )
 
     async def _pump(self, source: AsyncIterator[Event], name: str) -> None:
-        clock = time.perf_counter
-        turn_ends = clock() + self.TURN_BUDGET
         try:
             async for event in source:
                 self.submit(event)
-                if clock() >= turn_ends or ANCHOR_WAITING[0]:
-                    # a socket with a backlog never suspends its reader: give the loop back now and then
-                    await asyncio.sleep(0)
-                    turn_ends = clock() + self.TURN_BUDGET
+                # a socket with a backlog never suspends its reader: decoding is viewer work too
+                await VIEWER_BUDGET.turn()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -286,8 +276,12 @@ class RoomRunner:
             log.exception("room %s: %s stopped", self.room.name, name)
             self.submit(RoomStatus(room=self.room.name, platform=self.room.platform, state="failed", detail=repr(exc)))
 
+    def _anchor_next(self) -> bool:
+        """Whether the anchor's lane goes next: once viewer chat backs up, or when it came first."""
+        anchor, viewer = self._anchor, self._viewer
+        return bool(anchor) and (not viewer or len(viewer) > self.PRIORITY_AFTER or anchor[0][0] < viewer[0][0])
+
     async def _consume(self) -> None:
-        clock = time.perf_counter
         anchor, viewer = self._anchor, self._viewer
         while True:
             if not anchor and not viewer:
@@ -295,23 +289,20 @@ class RoomRunner:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            turn_ends = clock() + self.TURN_BUDGET
-            while anchor or viewer:
-                # the anchor's lane goes first once viewer chat backs up; until then, arrival order
-                if anchor and (not viewer or len(viewer) > self.PRIORITY_AFTER or anchor[0][0] < viewer[0][0]):
-                    _n, event, done = anchor.popleft()
-                    try:
-                        await self._handle(event, done)
-                    finally:
-                        ANCHOR_WAITING[0] -= 1
-                else:
-                    _n, event = viewer.popleft()
-                    self.pipeline.shed_faq = len(viewer) >= self.SHED_FAQ_AT
-                    await self.pipeline.handle(event)
-                    self.pipeline.shed_faq = False
-                if clock() >= turn_ends or (ANCHOR_WAITING[0] and not anchor):
-                    break  # our turn is over, or another room's anchor is waiting for the loop
-            await asyncio.sleep(0)  # the rest of the process gets the loop before our next burst
+            if self._anchor_next():
+                _n, event, done = anchor.popleft()
+                await self._handle(event, done)
+                continue
+            # viewer work waits for the process's budget of this loop round (anchor work never does)
+            await VIEWER_BUDGET.turn()
+            if not viewer or self._anchor_next():
+                continue
+            _n, event = viewer.popleft()
+            self.pipeline.shed_faq = len(viewer) >= self.SHED_FAQ_AT
+            try:
+                await self.pipeline.handle(event)
+            finally:
+                self.pipeline.shed_faq = False
 
     async def _handle(self, event: Event, done: asyncio.Future[None] | None) -> None:
         if isinstance(event, RoomStatus):
@@ -355,7 +346,6 @@ class RoomRunner:
         # whatever the consumer could not reach in time is still audited
         while self._anchor:
             _n, event, done = self._anchor.popleft()
-            ANCHOR_WAITING[0] -= 1
             self._audit_only(event)
             if done is not None and not done.done():
                 done.set_exception(ConnectionAbortedError("the room stopped before the segment was handled"))
@@ -558,4 +548,5 @@ class Service:
             },
             "bus": bus,
             "gc": GC_PAUSES.status(),
+            "viewer_budget_waits": VIEWER_BUDGET.exhausted,
         }

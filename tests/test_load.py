@@ -19,6 +19,7 @@ from bot.audit import AuditLog
 from bot.bus.memory import MemoryBus
 from bot.config import RoomSettings
 from bot.events import AnchorSpeech, ChatMessage, Event, User, Warning
+from bot.loop_budget import VIEWER_BUDGET
 from bot.metrics import NodeCollector, registry_for
 from bot.room import CONTEXT_CHARS, FAQ_QUEUE, MAX_WARNINGS_PER_SEGMENT, RoomPipeline
 from bot.service import RoomRunner
@@ -207,11 +208,14 @@ class BlockedResponder(CountingResponder):
 
 
 @pytest.mark.asyncio
-async def test_a_full_faq_queue_sheds_matching_and_never_holds_a_warning(tmp_path: Path) -> None:
+async def test_a_full_faq_queue_sheds_matching_and_never_holds_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runner, _bus, audit, _ = make_runner(tmp_path)
     responder = BlockedResponder()
     runner.pipeline.responder = responder
-    runner.TURN_BUDGET = 600.0  # one burst: the answerer takes nothing before all 50 are handled
+    # one burst: the answerer takes nothing before all 50 are handled
+    monkeypatch.setattr(VIEWER_BUDGET, "per_round", 600.0)
     for i in range(50):
         runner.submit(viewer(i))
     runner.start()
