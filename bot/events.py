@@ -121,6 +121,12 @@ class Event:
         _set(new, "raw", None)
         return new
 
+    def with_raw(self, raw: Any) -> Self:
+        """This event with another raw payload (a pre-encoded one, see ``EncodedRaw``)."""
+        new = self.with_seq(self.seq)
+        _set(new, "raw", raw)
+        return new
+
     def to_dict(self, *, include_raw: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.TYPE}
         for name in _field_names(type(self)):
@@ -134,6 +140,19 @@ class Event:
         if include_raw and self.raw is not None:
             out["raw"] = self.raw
         return out
+
+
+class EncodedRaw:
+    """A raw payload already encoded as JSON (UTF-8): what waits in a room's queue holds a few
+    kilobytes of bytes instead of a graph of dicts and lists that every garbage collection walks."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, json: bytes) -> None:
+        self.json = json
+
+    def __repr__(self) -> str:
+        return f"EncodedRaw({len(self.json)} bytes)"
 
 
 _set = object.__setattr__  # frozen dataclasses: how their own __init__ sets fields too

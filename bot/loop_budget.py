@@ -44,5 +44,7 @@ class LoopBudget:
             await asyncio.sleep(0)  # the next round; its budget is fresh
 
 
-#: the process's budget (one event loop per process in livebot)
-VIEWER_BUDGET = LoopBudget()
+#: the process's budgets (one event loop per process in livebot): the viewers' lanes of all rooms,
+#: and FAQ matching (about a millisecond a question, the first work shed when its queues fill)
+VIEWER_BUDGET = LoopBudget(0.008)
+FAQ_BUDGET = LoopBudget(0.002)

@@ -15,7 +15,7 @@ FAQ matching is the first work shed under overload (counted in ``counters["shed_
 through ``on_shed``): viewer chat is then published and audited but not matched, either because the
 room's runner set ``shed_faq`` (its viewer lane backs up) or because ``FAQ_QUEUE`` questions already
 wait for the answerer. Anchor text is never shed. The answerer takes each question within the
-process's viewer budget of the loop round (``bot.loop_budget``): matching costs about a
+process's FAQ budget of the loop round (``bot.loop_budget``): matching costs about a
 millisecond, and a backlog of questions must never hold a warning.
 
 A warning carries a bounded context window of the utterance, not the whole of it, and one segment
@@ -36,7 +36,7 @@ from typing import Protocol
 from bot.audit import AuditLog
 from bot.bus.base import Bus
 from bot.events import AnchorSpeech, ChatMessage, Event, FaqReply, Warning
-from bot.loop_budget import VIEWER_BUDGET
+from bot.loop_budget import FAQ_BUDGET
 from rules import Hit, RuleEngine, SpeechStream
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class RoomPipeline:
         assert self.responder is not None
         while True:
             msg = await self._questions.get()
-            await VIEWER_BUDGET.turn()  # matching costs about a millisecond: it waits for the round's budget
+            await FAQ_BUDGET.turn()  # matching costs about a millisecond: it waits for the round's budget
             try:
                 await self.responder.handle(msg)
             except Exception:

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from bot.adapters import create_adapter
 from bot.adapters.base import Adapter
-from bot.audit import AuditLog
+from bot.audit import AuditLog, encode_raw
 from bot.bus.base import Bus
 from bot.bus.memory import MemoryBus
 from bot.config import RoomSettings, Settings
@@ -150,10 +150,10 @@ class RoomRunner:
     The anchor's lane (speech, the anchor's own chat lines, room and live status) is taken before
     the viewers' lane (chat, gifts, entries) as soon as more than ``PRIORITY_AFTER`` viewer events
     wait: a warning never waits behind a viewer backlog. While the room keeps up, both lanes are
-    handled in arrival order, so the audit log and the overlays read as the room did. Viewer work
-    (decoding in the adapter's pump, the viewers' lane, FAQ matching) of all rooms shares one budget
-    per event-loop round (``bot.loop_budget``), so HTTP requests, the ingest and the overlays get the
-    loop between two bursts however busy the rooms are.
+    handled in arrival order, so the audit log and the overlays read as the room did. The viewers'
+    lanes of all rooms share one budget per event-loop round, FAQ matching another
+    (``bot.loop_budget``), and a receive loop yields after ``PUMP_TURN``: HTTP requests, the ingest
+    and the overlays get the loop between two bursts however busy the rooms are.
 
     Overload is shed in this declared order, counted per room and logged (at most every
     ``SHED_LOG_EVERY`` seconds per room):
@@ -168,13 +168,15 @@ class RoomRunner:
     Every received message is still written to the audit log, at every level.
     """
 
+    #: seconds an adapter's receive loop may run before it lets the rest of the process have the loop
+    PUMP_TURN = 0.001
     #: viewer events waiting beyond which the anchor's lane jumps the queue (below it: arrival order,
     #: which costs the anchor at most this many viewer events of a few hundred microseconds each)
     PRIORITY_AFTER = 16
     #: viewer events waiting beyond which viewer chat is no longer matched against the FAQ
     SHED_FAQ_AT = 200
     #: the viewers' lane bound: beyond it, events go straight to the audit log
-    VIEWER_QUEUE = 2000
+    VIEWER_QUEUE = 1000
     SHED_LOG_EVERY = 10.0
 
     def __init__(self, room: RoomSettings, pipeline: RoomPipeline, adapter: Adapter | None) -> None:
@@ -218,6 +220,10 @@ class RoomRunner:
             self._audit_only(event)
             return
         else:
+            if event.raw is not None:
+                # encoded now (the audit log needs it anyway): a queue of dict graphs made every
+                # garbage collection walk millions of objects under load
+                event = event.with_raw(encode_raw(event.raw))
             self._viewer.append((self._arrivals, event))
         self._idle.clear()
         self._wakeup.set()
@@ -264,11 +270,17 @@ class RoomRunner:
             )
 
     async def _pump(self, source: AsyncIterator[Event], name: str) -> None:
+        clock = time.perf_counter
+        turn_ends = clock() + self.PUMP_TURN
         try:
             async for event in source:
                 self.submit(event)
-                # a socket with a backlog never suspends its reader: decoding is viewer work too
-                await VIEWER_BUDGET.turn()
+                if clock() >= turn_ends:
+                    # a socket with a backlog never suspends its reader: give the loop back now and
+                    # then. Receiving is not held to the viewer budget: what arrives is read at once,
+                    # so it is counted, shed as declared and audited rather than left in the socket
+                    await asyncio.sleep(0)
+                    turn_ends = clock() + self.PUMP_TURN
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -19,7 +19,7 @@ from bot.audit import AuditLog
 from bot.bus.memory import MemoryBus
 from bot.config import RoomSettings
 from bot.events import AnchorSpeech, ChatMessage, Event, User, Warning
-from bot.loop_budget import VIEWER_BUDGET
+from bot.loop_budget import FAQ_BUDGET, VIEWER_BUDGET
 from bot.metrics import NodeCollector, registry_for
 from bot.room import CONTEXT_CHARS, FAQ_QUEUE, MAX_WARNINGS_PER_SEGMENT, RoomPipeline
 from bot.service import RoomRunner
@@ -216,6 +216,7 @@ async def test_a_full_faq_queue_sheds_matching_and_never_holds_a_warning(
     runner.pipeline.responder = responder
     # one burst: the answerer takes nothing before all 50 are handled
     monkeypatch.setattr(VIEWER_BUDGET, "per_round", 600.0)
+    monkeypatch.setattr(FAQ_BUDGET, "per_round", 600.0)
     for i in range(50):
         runner.submit(viewer(i))
     runner.start()
@@ -468,3 +469,16 @@ async def test_acknowledged_segments_survive_kill_9(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         await proc.wait()
     assert proc.returncode == 0
+
+
+def test_a_pre_encoded_raw_payload_is_written_as_it_was(tmp_path: Path) -> None:
+    from bot.audit import encode_raw
+
+    raw = {"cmd": "DANMU_MSG", "info": [[0, 1, {"extra": "{\"a\":1}"}], "你好", [7, "观众"]]}
+    audit = AuditLog(tmp_path / "audit")
+    audit.write(ChatMessage(room="r", platform="bilibili", seq=1, text="你好", raw=encode_raw(raw)))
+    audit.write(ChatMessage(room="r", platform="bilibili", seq=2, text="x", raw=encode_raw({"lone": "\ud800"})))
+    audit.close()
+    lines = audit_lines(tmp_path)
+    assert lines[0]["raw"] == raw
+    assert lines[1]["raw"] == {"lone": "\ud800"}
