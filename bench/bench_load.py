@@ -411,13 +411,20 @@ async def run(args: argparse.Namespace) -> int:
             latencies, missing = result.get("latencies", []), result.get("missing", -1)
             if spy is not None:
                 await asyncio.to_thread(spy.wait)
-            # let livebot finish what it received (bounded wait), then read its counters
-            drain_until = time.monotonic() + 30
+            # let livebot finish what it received (bounded wait): until its queues are empty and its
+            # audit log has stopped growing for 3 s (what is still in a socket keeps it growing)
+            drain_until = time.monotonic() + 60
             status = await healthz(http, base)
+            last, still_since = -1, time.monotonic()
             while time.monotonic() < drain_until:
                 status = await healthz(http, base)
-                if status is not None and all(r.get("queued", 0) == 0 for r in status["rooms"].values()):
-                    break
+                if status is not None:
+                    lines = status.get("audit", {}).get("lines_written", 0)
+                    queued = sum(r.get("queued", 0) for r in status["rooms"].values())
+                    if lines != last or queued:
+                        last, still_since = lines, time.monotonic()
+                    elif time.monotonic() - still_since >= 3.0:
+                        break
                 await asyncio.sleep(0.25)
             wall = time.monotonic() - t0
             cpu = bot.cpu_seconds() - cpu0
