@@ -460,7 +460,8 @@ async def run(args: argparse.Namespace) -> int:
             ("livebot peak RSS", f"{peak:.0f} MB"),
             (
                 "livebot GC (collections, longest ms per gen)",
-                f"{gc.get('collections')} {gc.get('longest_ms')} (total {gc.get('total_ms')} ms)",
+                f"{gc.get('collections')} {gc.get('longest_ms')} wall, {gc.get('longest_cpu_ms')} CPU "
+                f"(total {gc.get('total_ms')} ms)",
             ),
             ("livebot exit code", str(code)),
         ]

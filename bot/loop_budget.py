@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 
 class LoopBudget:
@@ -26,10 +27,13 @@ class LoopBudget:
     def _next_round(self) -> None:
         self._round_ends = 0.0
 
-    async def turn(self) -> None:
-        """Return when this round has viewer budget left; otherwise wait for a round that has."""
+    async def turn(self, interrupt: Callable[[], bool] | None = None) -> None:
+        """Return when this round has budget left, or as soon as ``interrupt()`` is true (the
+        anchor's lane got work: it must not wait while its room waits for viewer budget)."""
         loop = asyncio.get_running_loop()
         while True:
+            if interrupt is not None and interrupt():
+                return
             now = time.perf_counter()
             if self._round_ends == 0.0 or self._loop is not loop:
                 # the first viewer work of this round (or of a new loop, as in tests): its budget
@@ -48,3 +52,6 @@ class LoopBudget:
 #: and FAQ matching (about a millisecond a question, the first work shed when its queues fill)
 VIEWER_BUDGET = LoopBudget(0.008)
 FAQ_BUDGET = LoopBudget(0.002)
+#: the adapters' receive loops of all rooms (decoding; audit-only writes of a full viewers' lane):
+#: what they cannot take in a round waits in the socket, where the kernel buffers it
+RECEIVE_BUDGET = LoopBudget(0.010)

@@ -29,7 +29,7 @@ from bot.config import RoomSettings, Settings
 from bot.events import AnchorSpeech, ChatMessage, Event, LiveStatus, PlatformNotice, RoomStatus, User
 from bot.faq import FaqResponder, FaqStore
 from bot.faq.state import ReplyState
-from bot.loop_budget import VIEWER_BUDGET
+from bot.loop_budget import RECEIVE_BUDGET, VIEWER_BUDGET
 from bot.room import RoomPipeline
 from rules import RuleEngine
 
@@ -50,20 +50,25 @@ class GcPauses:
     def __init__(self) -> None:
         self.count = [0, 0, 0]
         self.longest = [0.0, 0.0, 0.0]
+        self.longest_cpu = [0.0, 0.0, 0.0]  # the collector's own work, without time the OS took away
         self.total = 0.0
         self._started = 0.0
+        self._started_cpu = 0.0
 
     def reset(self) -> None:
         self.count = [0, 0, 0]
         self.longest = [0.0, 0.0, 0.0]
+        self.longest_cpu = [0.0, 0.0, 0.0]
         self.total = 0.0
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
+            self._started_cpu = time.thread_time()
             return
         pause = time.perf_counter() - self._started
         gen = info.get("generation", 0)
+        self.longest_cpu[gen] = max(self.longest_cpu[gen], time.thread_time() - self._started_cpu)
         self.count[gen] += 1
         self.total += pause
         if pause > self.longest[gen]:
@@ -73,6 +78,7 @@ class GcPauses:
         return {
             "collections": list(self.count),
             "longest_ms": [round(1000 * x, 1) for x in self.longest],
+            "longest_cpu_ms": [round(1000 * x, 1) for x in self.longest_cpu],
             "total_ms": round(1000 * self.total, 1),
             "frozen": gc.get_freeze_count(),
         }
@@ -151,9 +157,9 @@ class RoomRunner:
     the viewers' lane (chat, gifts, entries) as soon as more than ``PRIORITY_AFTER`` viewer events
     wait: a warning never waits behind a viewer backlog. While the room keeps up, both lanes are
     handled in arrival order, so the audit log and the overlays read as the room did. The viewers'
-    lanes of all rooms share one budget per event-loop round, FAQ matching another
-    (``bot.loop_budget``), and a receive loop yields after ``PUMP_TURN``: HTTP requests, the ingest
-    and the overlays get the loop between two bursts however busy the rooms are.
+    lanes of all rooms share one budget per event-loop round, FAQ matching another and the receive
+    loops a third (``bot.loop_budget``): HTTP requests, the ingest and the overlays get the loop
+    between two bursts however busy the rooms are.
 
     Overload is shed in this declared order, counted per room and logged (at most every
     ``SHED_LOG_EVERY`` seconds per room):
@@ -168,8 +174,6 @@ class RoomRunner:
     Every received message is still written to the audit log, at every level.
     """
 
-    #: seconds an adapter's receive loop may run before it lets the rest of the process have the loop
-    PUMP_TURN = 0.001
     #: viewer events waiting beyond which the anchor's lane jumps the queue (below it: arrival order,
     #: which costs the anchor at most this many viewer events of a few hundred microseconds each)
     PRIORITY_AFTER = 16
@@ -270,23 +274,21 @@ class RoomRunner:
             )
 
     async def _pump(self, source: AsyncIterator[Event], name: str) -> None:
-        clock = time.perf_counter
-        turn_ends = clock() + self.PUMP_TURN
         try:
             async for event in source:
                 self.submit(event)
-                if clock() >= turn_ends:
-                    # a socket with a backlog never suspends its reader: give the loop back now and
-                    # then. Receiving is not held to the viewer budget: what arrives is read at once,
-                    # so it is counted, shed as declared and audited rather than left in the socket
-                    await asyncio.sleep(0)
-                    turn_ends = clock() + self.PUMP_TURN
+                # a socket with a backlog never suspends its reader: receiving (decoding, and the
+                # audit write of what the viewers' lane cannot take) shares a budget per loop round
+                await RECEIVE_BUDGET.turn()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             # adapters reconnect by themselves; reaching here is a bug in one, so say so loudly
             log.exception("room %s: %s stopped", self.room.name, name)
             self.submit(RoomStatus(room=self.room.name, platform=self.room.platform, state="failed", detail=repr(exc)))
+
+    def _has_anchor_work(self) -> bool:
+        return bool(self._anchor)
 
     def _anchor_next(self) -> bool:
         """Whether the anchor's lane goes next: once viewer chat backs up, or when it came first."""
@@ -306,7 +308,7 @@ class RoomRunner:
                 await self._handle(event, done)
                 continue
             # viewer work waits for the process's budget of this loop round (anchor work never does)
-            await VIEWER_BUDGET.turn()
+            await VIEWER_BUDGET.turn(interrupt=self._has_anchor_work)
             if not viewer or self._anchor_next():
                 continue
             _n, event = viewer.popleft()
