@@ -54,6 +54,7 @@ def serve(settings: Settings, intro: Sequence[str] = ()) -> int:
         print(f"livebot: {exc}", file=sys.stderr)
         return 1
     service = Service(settings)
+    service.settle_heap_after_start = True
     app = create_app(settings, bus=service.bus, ingest=service.ingest, status=service.status)
     app.cleanup_ctx.append(service.cleanup_ctx)
     add_metrics(app, NodeCollector("run", service=service))

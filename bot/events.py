@@ -102,30 +102,77 @@ class Event:
         return self.TYPE
 
     def with_seq(self, seq: int) -> Self:
-        return dataclasses.replace(self, seq=seq)
+        """This event with the sequence id a bus gave it (a copy; the original is left as it was).
+
+        The hot path of every message: a plain slot copy, about a fifth of ``dataclasses.replace``
+        (which re-runs ``__init__`` with every field as a keyword)."""
+        new = object.__new__(type(self))
+        for name in _field_names(type(self)):
+            _set(new, name, getattr(self, name))
+        _set(new, "raw", self.raw)
+        _set(new, "seq", seq)
+        return new
+
+    def without_raw(self) -> Self:
+        """The event for what outlives the audit write (replay windows): the raw payload let go."""
+        if self.raw is None:
+            return self
+        new = self.with_seq(self.seq)
+        _set(new, "raw", None)
+        return new
+
+    def with_raw(self, raw: Any) -> Self:
+        """This event with another raw payload (a pre-encoded one, see ``EncodedRaw``)."""
+        new = self.with_seq(self.seq)
+        _set(new, "raw", raw)
+        return new
 
     def to_dict(self, *, include_raw: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.TYPE}
-        for f in dataclasses.fields(self):
-            if f.name == "raw":
-                continue
-            value = getattr(self, f.name)
-            if f.name == "user":
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            if name == "user":
                 out["user"] = None if value is None else value.to_dict()
             elif isinstance(value, tuple):
-                out[f.name] = [v.to_dict() if isinstance(v, User) else v for v in value]
+                out[name] = [v.to_dict() if isinstance(v, User) else v for v in value]
             else:
-                out[f.name] = value
+                out[name] = value
         if include_raw and self.raw is not None:
             out["raw"] = self.raw
         return out
+
+
+class EncodedRaw:
+    """A raw payload already encoded as JSON (UTF-8): what waits in a room's queue holds a few
+    kilobytes of bytes instead of a graph of dicts and lists that every garbage collection walks."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, json: bytes) -> None:
+        self.json = json
+
+    def __repr__(self) -> str:
+        return f"EncodedRaw({len(self.json)} bytes)"
+
+
+_set = object.__setattr__  # frozen dataclasses: how their own __init__ sets fields too
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The JSON fields of an event class, in declaration order (``raw`` excluded), computed once."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.name != "raw")
+    return names
 
 
 def event_from_dict(d: Any) -> Event:
     """Rebuild an event from its JSON form; raises EventFormatError on anything else."""
     if not isinstance(d, dict):
         raise EventFormatError("event must be a JSON object")
-    cls = EVENT_TYPES.get(d.get("type"))  # type: ignore[arg-type]
+    kind = d.get("type")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise EventFormatError(f"unknown event type {d.get('type')!r}")
     kwargs: dict[str, Any] = {}
@@ -140,6 +187,7 @@ def event_from_dict(d: Any) -> Event:
                 value = tuple(User.from_dict(u) for u in value)
             elif isinstance(value, list):
                 value = tuple(value)
+            _check_type(f.name, str(f.type), value)
             kwargs[f.name] = value
         if "room" not in kwargs:
             raise EventFormatError("event has no room")
@@ -148,6 +196,31 @@ def event_from_dict(d: Any) -> Event:
         if isinstance(exc, EventFormatError):
             raise
         raise EventFormatError(f"bad {d.get('type')} event: {exc}") from exc
+
+
+_NONE = type(None)
+#: what a JSON value may be for each field annotation (ints are fine where floats are expected)
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "str | None": (str, _NONE),
+    "int": (int,),
+    "float": (int, float),
+    "float | None": (int, float, _NONE),
+    "bool": (bool,),
+}
+
+
+def _check_type(name: str, annotation: str, value: Any) -> None:
+    """A field of the wrong JSON type (a list for a text, a string for a seq) is not a valid event."""
+    allowed = _JSON_TYPES.get(annotation)
+    if allowed is not None:
+        ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+    elif annotation == "tuple[str, ...]":
+        ok = all(isinstance(v, str) for v in value) if isinstance(value, tuple) else False
+    else:
+        return  # users are checked by User.from_dict, the raw payload is anything
+    if not ok:
+        raise EventFormatError(f"{name} must be {annotation}, not {type(value).__name__}")
 
 
 # --- viewer and anchor activity -------------------------------------------------------------
@@ -269,7 +342,15 @@ class RoomStatus(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Warning(Event):
-    """A compliance hit in anchor text. ``text`` is the whole utterance; ``start``/``end`` index into it."""
+    """A compliance hit in anchor text.
+
+    ``text`` is a bounded context window of the utterance (the phrase and some characters around
+    it); ``start``/``end`` index into ``text``. ``context_start`` is where the window begins in the
+    utterance and ``utterance_chars`` the utterance's length, so a long segment is never copied
+    whole into every warning. ``repeats``: further hits of the same rule in the same segment that
+    were merged into this warning; ``more``: hits of other rules in the segment not warned about
+    separately because the segment reached its cap (set on the segment's last warning).
+    """
 
     TYPE: ClassVar[str] = "warning"
     rule: str = ""
@@ -284,6 +365,10 @@ class Warning(Event):
     scope: str = "speech"  # speech | chat | title
     segment: str = ""
     source_seq: int = 0
+    context_start: int = 0
+    utterance_chars: int = 0
+    repeats: int = 0
+    more: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

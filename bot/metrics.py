@@ -61,13 +61,29 @@ class NodeCollector(Collector):
             ),
         }
         queued = GaugeMetricFamily("livebot_room_queue", "Events waiting for a room's pipeline.", labels=["room"])
+        shed = CounterMetricFamily(
+            "livebot_shed",
+            "Work shed under overload, per room and step in the declared order: 'faq' (viewer chat not "
+            "matched against the FAQ), 'rules' (rule checks on viewer chat), 'feed' (viewer events written "
+            "to the audit log only). Every message is still audited.",
+            labels=["room", "what"],
+        )
+        states = GaugeMetricFamily("livebot_rooms_by_state", "Rooms per connection state.", labels=["state"])
+        by_state: dict[str, int] = {}
         for name, runner in sorted(runners.items()):
             counters = runner.pipeline.counters
             for key, family in families.items():
                 family.add_metric([name], counters.get(key, 0))
-            queued.add_metric([name], runner.queue.qsize())
+            queued.add_metric([name], runner.queued)
+            for what, count in runner.shed.items():
+                shed.add_metric([name, what], count)
+            by_state[runner.state] = by_state.get(runner.state, 0) + 1
+        for state, count in sorted(by_state.items()):
+            states.add_metric([state], count)
         yield from families.values()
         yield queued
+        yield shed
+        yield states
 
     def _ingest(self) -> Iterator[Metric]:
         accepted = CounterMetricFamily(

@@ -10,6 +10,18 @@ the pipeline goes on with the next: a room's loop never dies from bad input.
 
 Viewer questions go to the FAQ responder through a queue of their own: answering may wait on the
 platform's send API, and a warning for the anchor must never wait behind a chat reply.
+
+FAQ matching is the first work shed under overload (counted in ``counters["shed_faq"]``, reported
+through ``on_shed``): viewer chat is then published and audited but not matched, either because the
+room's runner set ``shed_faq`` (its viewer lane backs up) or because ``FAQ_QUEUE`` questions already
+wait for the answerer. Anchor text is never shed. The answerer takes each question within the
+process's FAQ budget of the loop round (``bot.loop_budget``): matching costs about a
+millisecond, and a backlog of questions must never hold a warning.
+
+A warning carries a bounded context window of the utterance, not the whole of it, and one segment
+raises at most ``MAX_WARNINGS_PER_SEGMENT`` warnings: further hits of a rule already warned about
+are merged into that warning (``repeats``), hits beyond the cap are counted on the segment's last
+warning (``more``) and in ``counters["warnings_merged"]``.
 """
 
 from __future__ import annotations
@@ -24,9 +36,27 @@ from typing import Protocol
 from bot.audit import AuditLog
 from bot.bus.base import Bus
 from bot.events import AnchorSpeech, ChatMessage, Event, FaqReply, Warning
+from bot.loop_budget import FAQ_BUDGET
 from rules import Hit, RuleEngine, SpeechStream
 
 log = logging.getLogger(__name__)
+
+#: characters of the utterance kept on each side of the phrase in a warning's ``text``
+CONTEXT_CHARS = 40
+#: warnings one segment (or one anchor chat line) may raise; the rest are merged and counted
+MAX_WARNINGS_PER_SEGMENT = 8
+#: segments whose warning counts are remembered (partials of a segment arrive close together)
+_SEGMENTS_REMEMBERED = 64
+_SEVERITY_RANK = {"block": 0, "warn": 1, "info": 2}
+#: viewer questions waiting for the FAQ answerer beyond which new ones are not matched (shed)
+FAQ_QUEUE = 32
+
+
+def context_window(utterance: str, start: int, end: int, around: int = CONTEXT_CHARS) -> tuple[str, int]:
+    """The phrase at ``start:end`` with up to ``around`` characters each side, and where it begins."""
+    lo = max(0, start - around)
+    hi = min(len(utterance), end + around)
+    return utterance[lo:hi], lo
 
 
 class ChatResponder(Protocol):
@@ -55,7 +85,13 @@ class RoomPipeline:
         self.bot_user_ids = bot_user_ids
         self._engine: RuleEngine | None = None
         self._streams: dict[str, SpeechStream] = {}
-        self.counters = {"events": 0, "warnings": 0, "errors": 0, "replies": 0}
+        self.counters = {"events": 0, "warnings": 0, "errors": 0, "replies": 0, "warnings_merged": 0, "shed_faq": 0}
+        #: set by the room's runner while the viewer lane is overloaded: viewer chat skips FAQ matching
+        self.shed_faq = False
+        #: told the kind of each piece of shed work (the runner logs them, rate-limited)
+        self.on_shed: Callable[[str], None] | None = None
+        # (source, segment) -> warnings raised so far, for the per-segment cap
+        self._segment_warnings: dict[tuple[str, str], int] = {}
         self._questions: asyncio.Queue[ChatMessage] = asyncio.Queue()
         self._answerer: asyncio.Task[None] | None = None
 
@@ -93,7 +129,15 @@ class RoomPipeline:
                 assert isinstance(published, ChatMessage)
                 await self._check_chat(published)
             elif self.responder is not None and event.text:
-                self._ask(event)
+                if self.shed_faq or self._questions.qsize() >= FAQ_QUEUE:
+                    self._shed("faq")
+                else:
+                    self._ask(event)
+
+    def _shed(self, kind: str) -> None:
+        self.counters[f"shed_{kind}"] = self.counters.get(f"shed_{kind}", 0) + 1
+        if self.on_shed is not None:
+            self.on_shed(kind)
 
     def _ask(self, msg: ChatMessage) -> None:
         if self._answerer is None:
@@ -107,6 +151,7 @@ class RoomPipeline:
         assert self.responder is not None
         while True:
             msg = await self._questions.get()
+            await FAQ_BUDGET.turn()  # matching costs about a millisecond: it waits for the round's budget
             try:
                 await self.responder.handle(msg)
             except Exception:
@@ -137,25 +182,65 @@ class RoomPipeline:
     async def _check_speech(self, speech: AnchorSpeech) -> None:
         engine = self._engine_now()
         # one stream per speech source, so two caption feeds never splice each other's words
-        stream = self._stream(engine, speech.source or "default")
-        for sh in stream.feed(speech.segment, speech.text, speech.final):
-            await self._warn(sh.hit, sh.text, speech, scope="speech", segment=sh.segment)
+        source = speech.source or "default"
+        stream = self._stream(engine, source)
+        found = [(sh.hit, sh.text) for sh in stream.feed(speech.segment, speech.text, speech.final)]
+        if found:
+            await self._warn_all(found, speech, scope="speech", segment=speech.segment, key=(source, speech.segment))
 
     async def _check_chat(self, msg: ChatMessage) -> None:
         engine = self._engine_now()
-        for hit in engine.scan(msg.text, scope="chat"):
-            await self._warn(hit, msg.text, msg, scope="chat", segment="")
+        found = [(hit, msg.text) for hit in engine.scan(msg.text, scope="chat")]
+        if found:
+            await self._warn_all(found, msg, scope="chat", segment="", key=None)
 
-    async def _warn(self, hit: Hit, utterance: str, source: Event, *, scope: str, segment: str) -> None:
+    async def _warn_all(
+        self, found: list[tuple[Hit, str]], source: Event, *, scope: str, segment: str, key: tuple[str, str] | None
+    ) -> None:
+        """Warn about one event's hits: one warning per rule, at most the segment's cap in all."""
+        by_rule: dict[str, list[tuple[Hit, str]]] = {}
+        for hit, text in found:
+            by_rule.setdefault(hit.rule, []).append((hit, text))
+        groups = list(by_rule.values())
+        already = self._segment_warnings.get(key, 0) if key is not None else 0
+        room_left = max(0, MAX_WARNINGS_PER_SEGMENT - already)
+        if len(groups) > room_left:
+            # the cap keeps the most severe rules (block before warn before info), in the order said
+            ranked = sorted(groups, key=lambda g: _SEVERITY_RANK.get(g[0][0].severity, 3))
+            kept_ids = {id(g) for g in ranked[:room_left]}
+            kept = [g for g in groups if id(g) in kept_ids]
+        else:
+            kept = groups
+        merged = len(found) - len(kept)
+        if merged:
+            self.counters["warnings_merged"] += merged
+        more = sum(len(g) for g in groups) - sum(len(g) for g in kept)
+        if key is not None:
+            if len(self._segment_warnings) >= _SEGMENTS_REMEMBERED and key not in self._segment_warnings:
+                self._segment_warnings.pop(next(iter(self._segment_warnings)))
+            self._segment_warnings[key] = already + len(kept)
+        if not kept and more:
+            log.info("room %s: segment %r reached its warning cap; %d more hit(s) merged", self.room, segment, more)
+        for i, group in enumerate(kept):
+            hit, text = group[0]
+            last = i == len(kept) - 1
+            await self._warn(
+                hit, text, source, scope=scope, segment=segment, repeats=len(group) - 1, more=more if last else 0
+            )
+
+    async def _warn(
+        self, hit: Hit, utterance: str, source: Event, *, scope: str, segment: str, repeats: int = 0, more: int = 0
+    ) -> None:
         self.counters["warnings"] += 1
         # %r keeps control characters in anchor chat lines from garbling the operator's terminal
         log.info("room %s: %s %s %r in %r", self.room, hit.severity, hit.rule, hit.matched, utterance[:80])
+        window, offset = context_window(utterance, hit.start, hit.end)
         await self.emit(
             Warning(
                 room=self.room,
                 platform=source.platform,
                 user=source.user,
-                text=utterance,
+                text=window,
                 rule=hit.rule,
                 phrase=hit.phrase,
                 matched=hit.matched,
@@ -163,11 +248,15 @@ class RoomPipeline:
                 severity=hit.severity,
                 basis=hit.basis,
                 suggestion=hit.suggestion,
-                start=hit.start,
-                end=hit.end,
+                start=hit.start - offset,
+                end=hit.end - offset,
                 scope=scope,
                 segment=segment,
                 source_seq=source.seq,
+                context_start=offset,
+                utterance_chars=len(utterance),
+                repeats=repeats,
+                more=more,
             )
         )
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,14 @@ from aiohttp import web
 
 from bot.adapters import create_adapter
 from bot.adapters.base import Adapter
-from bot.audit import AuditLog
+from bot.audit import AuditLog, encode_raw
 from bot.bus.base import Bus
 from bot.bus.memory import MemoryBus
 from bot.config import RoomSettings, Settings
-from bot.events import Event, RoomStatus, User
+from bot.events import AnchorSpeech, ChatMessage, Event, LiveStatus, PlatformNotice, RoomStatus, User
 from bot.faq import FaqResponder, FaqStore
 from bot.faq.state import ReplyState
+from bot.loop_budget import RECEIVE_BUDGET, VIEWER_BUDGET
 from bot.room import RoomPipeline
 from bot.supervise import AdapterSupervisor
 from rules import RuleEngine
@@ -34,6 +37,70 @@ from rules import RuleEngine
 log = logging.getLogger(__name__)
 
 RELOAD_INTERVAL = 2.0
+#: rooms that start joining per second (set-up requests paced on a restart of many rooms)
+JOINS_PER_SECOND = 40.0
+#: how long the ingest waits for a segment to reach the audit log before it refuses to acknowledge
+INGEST_ACK_SECONDS = 10.0
+#: allocations between young collections once the heap is settled (the default is 700)
+GC_YOUNG_THRESHOLD = 20_000
+
+
+class GcPauses:
+    """Garbage-collection pauses of this process, per generation (for /healthz and the load bench)."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.longest = [0.0, 0.0, 0.0]
+        self.longest_cpu = [0.0, 0.0, 0.0]  # the collector's own work, without time the OS took away
+        self.total = 0.0
+        self._started = 0.0
+        self._started_cpu = 0.0
+
+    def reset(self) -> None:
+        self.count = [0, 0, 0]
+        self.longest = [0.0, 0.0, 0.0]
+        self.longest_cpu = [0.0, 0.0, 0.0]
+        self.total = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            self._started_cpu = time.thread_time()
+            return
+        pause = time.perf_counter() - self._started
+        gen = info.get("generation", 0)
+        self.longest_cpu[gen] = max(self.longest_cpu[gen], time.thread_time() - self._started_cpu)
+        self.count[gen] += 1
+        self.total += pause
+        if pause > self.longest[gen]:
+            self.longest[gen] = pause
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "collections": list(self.count),
+            "longest_ms": [round(1000 * x, 1) for x in self.longest],
+            "longest_cpu_ms": [round(1000 * x, 1) for x in self.longest_cpu],
+            "total_ms": round(1000 * self.total, 1),
+            "frozen": gc.get_freeze_count(),
+        }
+
+
+GC_PAUSES = GcPauses()
+
+
+def settle_heap() -> None:
+    """After start-up: move what start-up built (dictionaries of jieba, pypinyin and OpenCC, automata,
+    FAQ tables: hundreds of thousands of long-lived objects) out of the collector's sight, and collect
+    the young generation less often. Full collections then scan only what the running rooms made,
+    which took them from hundreds of milliseconds to a few (see docs/benchmarks.md)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
+    GC_PAUSES.reset()  # from here on the figures are the running rooms' own
+
+
+class IngestTimeout(TimeoutError):
+    """A speech segment was accepted but not written in time; it must not be acknowledged."""
 
 
 def _pack_stamp(packs: tuple[str, ...]) -> tuple[tuple[str, float, int], ...]:
@@ -81,26 +148,140 @@ class RuleSet:
         return True
 
 
+_ANCHOR_LANE_TYPES = (AnchorSpeech, RoomStatus, LiveStatus, PlatformNotice)
+
+
 class RoomRunner:
+    """One room's adapter and sources feeding its pipeline through two lanes.
+
+    The anchor's lane (speech, the anchor's own chat lines, room and live status) is taken before
+    the viewers' lane (chat, gifts, entries) as soon as more than ``PRIORITY_AFTER`` viewer events
+    wait: a warning never waits behind a viewer backlog. While the room keeps up, both lanes are
+    handled in arrival order, so the audit log and the overlays read as the room did. The viewers'
+    lanes of all rooms share one budget per event-loop round, FAQ matching another and the receive
+    loops a third (``bot.loop_budget``): HTTP requests, the ingest and the overlays get the loop
+    between two bursts however busy the rooms are.
+
+    Overload is shed in this declared order, counted per room and logged (at most every
+    ``SHED_LOG_EVERY`` seconds per room):
+
+    1. ``faq``: with more than ``SHED_FAQ_AT`` viewer events waiting (or the FAQ answerer's own
+       queue full, see ``bot.room.FAQ_QUEUE``), viewer chat skips FAQ matching;
+    2. ``rules``: rule checks on viewer chat (today only the anchor's own lines are checked, and
+       those ride the anchor's lane, so this step sheds nothing yet; it keeps its place in the order);
+    3. ``feed``: with ``VIEWER_QUEUE`` viewer events waiting, a new one is written to the audit log
+       at once and not queued, so it reaches neither the overlays nor the FAQ.
+
+    Every received message is still written to the audit log, at every level.
+    """
+
+    #: viewer events waiting beyond which the anchor's lane jumps the queue (below it: arrival order,
+    #: which costs the anchor at most this many viewer events of a few hundred microseconds each)
+    PRIORITY_AFTER = 16
+    #: viewer events waiting beyond which viewer chat is no longer matched against the FAQ
+    SHED_FAQ_AT = 200
+    #: the viewers' lane bound: beyond it, events go straight to the audit log
+    VIEWER_QUEUE = 1000
+    SHED_LOG_EVERY = 10.0
+
     def __init__(self, room: RoomSettings, pipeline: RoomPipeline, adapter: Adapter | None) -> None:
         self.room = room
         self.pipeline = pipeline
         self.adapter = adapter
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        # (arrival number, event, acknowledgement): the number keeps arrival order while we keep up
+        self._anchor: deque[tuple[int, Event, asyncio.Future[None] | None]] = deque()
+        self._viewer: deque[tuple[int, Event]] = deque()
+        self._arrivals = 0
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.state = "starting"
         self.state_detail = ""
         self.since = time.time()
+        self._shed_feed = 0
+        pipeline.on_shed = self._log_shed
+        self._shed_logged = {"faq": 0, "rules": 0, "feed": 0}
+        self._shed_log_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self.supervisor: AdapterSupervisor | None = None
+        #: set by the service: writes what the audit log holds queued (before an ingest is acknowledged)
+        self.flush_audit: Callable[[], None] | None = None
+
+    @property
+    def queued(self) -> int:
+        return len(self._anchor) + len(self._viewer)
+
+    @staticmethod
+    def is_anchor_lane(event: Event) -> bool:
+        if isinstance(event, _ANCHOR_LANE_TYPES):
+            return True
+        return isinstance(event, ChatMessage) and event.user is not None and event.user.is_anchor
 
     def submit(self, event: Event) -> None:
         """Accept an event for this room (from the adapter, a source or the ingest endpoint)."""
-        self.queue.put_nowait(event)
+        self._arrivals += 1
+        if self.is_anchor_lane(event):
+            self._anchor.append((self._arrivals, event, None))
+        elif len(self._viewer) >= self.VIEWER_QUEUE:
+            self._audit_only(event)
+            return
+        else:
+            if event.raw is not None:
+                # encoded now (the audit log needs it anyway): a queue of dict graphs made every
+                # garbage collection walk millions of objects under load
+                event = event.with_raw(encode_raw(event.raw))
+            self._viewer.append((self._arrivals, event))
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def submit_and_wait(self, event: Event) -> None:
+        """Accept an anchor-lane event and return once it was handled and its audit lines flushed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._arrivals += 1
+        self._anchor.append((self._arrivals, event, done))
+        self._idle.clear()
+        self._wakeup.set()
+        await asyncio.shield(done)
+
+    def _audit_only(self, event: Event) -> None:
+        """The last shedding step: the viewers' lane is full, the message goes to the audit log only."""
+        self._shed_feed += 1
+        self._log_shed("feed")
+        audit = self.pipeline.audit
+        if audit is not None:
+            try:
+                audit.write(event)
+            except OSError as exc:
+                log.error("room %s: audit write failed: %s", self.room.name, exc)
+
+    @property
+    def shed(self) -> dict[str, int]:
+        """Work shed so far, per step of the declared order."""
+        counters = self.pipeline.counters
+        return {"faq": counters.get("shed_faq", 0), "rules": counters.get("shed_rules", 0), "feed": self._shed_feed}
+
+    def _log_shed(self, kind: str) -> None:
+        now = time.monotonic()
+        if now - self._shed_log_at >= self.SHED_LOG_EVERY:
+            self._shed_log_at = now
+            shed = self.shed
+            news = {k: shed[k] - self._shed_logged[k] for k in shed}
+            self._shed_logged = shed
+            log.warning(
+                "room %s: overloaded (%d viewer events waiting); shed since the last report: %s "
+                "(every message is still in the audit log)",
+                self.room.name,
+                len(self._viewer),
+                ", ".join(f"{k} {v}" for k, v in news.items()),
+            )
 
     async def _pump(self, source: AsyncIterator[Event], name: str) -> None:
         try:
             async for event in source:
                 self.submit(event)
+                # a socket with a backlog never suspends its reader: receiving (decoding, and the
+                # audit write of what the viewers' lane cannot take) shares a budget per loop round
+                await RECEIVE_BUDGET.turn()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -108,19 +289,59 @@ class RoomRunner:
             log.exception("room %s: %s stopped", self.room.name, name)
             self.submit(RoomStatus(room=self.room.name, platform=self.room.platform, state="failed", detail=repr(exc)))
 
-    async def _consume(self) -> None:
-        while True:
-            event = await self.queue.get()
-            if isinstance(event, RoomStatus):
-                self.state, self.state_detail, self.since = event.state, event.detail, time.time()
-            await self.pipeline.handle(event)
-            self.queue.task_done()
+    def _has_anchor_work(self) -> bool:
+        return bool(self._anchor)
 
-    def start(self) -> None:
+    def _anchor_next(self) -> bool:
+        """Whether the anchor's lane goes next: once viewer chat backs up, or when it came first."""
+        anchor, viewer = self._anchor, self._viewer
+        return bool(anchor) and (not viewer or len(viewer) > self.PRIORITY_AFTER or anchor[0][0] < viewer[0][0])
+
+    async def _consume(self) -> None:
+        anchor, viewer = self._anchor, self._viewer
+        while True:
+            if not anchor and not viewer:
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            if self._anchor_next():
+                _n, event, done = anchor.popleft()
+                await self._handle(event, done)
+                continue
+            # viewer work waits for the process's budget of this loop round (anchor work never does)
+            await VIEWER_BUDGET.turn(interrupt=self._has_anchor_work)
+            if not viewer or self._anchor_next():
+                continue
+            _n, event = viewer.popleft()
+            self.pipeline.shed_faq = len(viewer) >= self.SHED_FAQ_AT
+            try:
+                await self.pipeline.handle(event)
+            finally:
+                self.pipeline.shed_faq = False
+
+    async def _handle(self, event: Event, done: asyncio.Future[None] | None) -> None:
+        if isinstance(event, RoomStatus):
+            self.state, self.state_detail, self.since = event.state, event.detail, time.time()
+        await self.pipeline.handle(event)
+        if done is None or done.done():
+            return
+        try:
+            if self.flush_audit is not None:
+                self.flush_audit()
+        except OSError as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+
+    def start(self, *, join_after: float = 0.0) -> None:
         self._tasks.append(asyncio.create_task(self._consume(), name=f"room:{self.room.name}:pipeline"))
         if self.adapter is not None:
-            self.supervisor = AdapterSupervisor(self.adapter, self.submit)  # restarts it if it ever dies
-            self._tasks.append(asyncio.create_task(self.supervisor.run(), name=f"room:{self.room.name}:adapter"))
+            # restarts the adapter if it ever dies; a socket with a backlog never suspends its reader:
+            # receiving shares a budget per loop round with every room's receiving
+            self.supervisor = AdapterSupervisor(self.adapter, self.submit, after_event=RECEIVE_BUDGET.turn)
+            run = _after(join_after, self.supervisor.run())
+            self._tasks.append(asyncio.create_task(run, name=f"room:{self.room.name}:adapter"))
         if self.room.caption_file:
             from bot.sources.caption_file import CaptionFileSource
 
@@ -136,11 +357,19 @@ class RoomRunner:
             task.cancel()
         # what was already accepted still goes through the pipeline and into the audit log
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), timeout=5.0)
+            await asyncio.wait_for(self._idle.wait(), timeout=5.0)
         self._tasks[0].cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # whatever the consumer could not reach in time is still audited
+        while self._anchor:
+            _n, event, done = self._anchor.popleft()
+            self._audit_only(event)
+            if done is not None and not done.done():
+                done.set_exception(ConnectionAbortedError("the room stopped before the segment was handled"))
+        while self._viewer:
+            self._audit_only(self._viewer.popleft()[1])
         await self.pipeline.close()
 
     def status(self) -> dict[str, Any]:
@@ -149,10 +378,25 @@ class RoomRunner:
             "state": self.state,
             "detail": self.state_detail,
             "since": self.since,
-            "queued": self.queue.qsize(),
+            "queued": self.queued,
+            "queued_anchor": len(self._anchor),
+            "queued_viewer": len(self._viewer),
             **self.pipeline.counters,
             **(self.supervisor.status() if self.supervisor else {}),
+            "shed": self.shed,
         }
+
+
+async def _after(delay: float, work: Awaitable[None]) -> None:
+    """Start ``work`` after ``delay`` seconds (paced joins); a cancelled wait never starts it."""
+    if delay > 0:
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            if isinstance(work, Coroutine):
+                work.close()
+            raise
+    await work
 
 
 class Service:
@@ -169,6 +413,10 @@ class Service:
         self.http: aiohttp.ClientSession | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.started_at = time.time()
+        #: ``livebot run`` sets it: freeze the start-up heap and tune the collector (not in tests)
+        self.settle_heap_after_start = False
+        if GC_PAUSES not in gc.callbacks:
+            gc.callbacks.append(GC_PAUSES)
 
     # --- wiring -------------------------------------------------------------------------------
 
@@ -219,18 +467,33 @@ class Service:
         """The room's reply cooldowns to continue from (a Redis worker loads them; here: fresh)."""
         return None
 
+    def _http_session(self) -> aiohttp.ClientSession:
+        """The session every adapter shares, with a connection limit sized from the rooms.
+
+        aiohttp's default of 100 connections silently kept all rooms past the 100th reconnecting:
+        each room holds a websocket and now and then a set-up or send request."""
+        rooms = len(self.settings.rooms)
+        connector = aiohttp.TCPConnector(limit=2 * rooms + 32, limit_per_host=0)
+        return aiohttp.ClientSession(connector=connector)
+
+    def _join_delay(self, index: int) -> float:
+        """When the ``index``-th room starts joining: ``JOINS_PER_SECOND`` at most, so a restart of
+        hundreds of rooms does not hammer the platform's set-up API all at once."""
+        return index / JOINS_PER_SECOND
+
     async def start(self) -> None:
         await self.bus.start()
-        self.http = aiohttp.ClientSession()
-        for room in self.settings.rooms:
+        self.http = self._http_session()
+        for index, room in enumerate(self.settings.rooms):
             if isinstance(self.bus, MemoryBus):
                 # sequence ids continue after a restart, and open overlays replay what they missed
                 self.bus.restore(
                     room.name, await asyncio.to_thread(self.audit.recent, room.name, self.settings.bus.replay)
                 )
             runner = self._build_room(room)
+            runner.flush_audit = self.audit.flush
             self.runners[room.name] = runner
-            runner.start()
+            runner.start(join_after=self._join_delay(index))
         self._watcher = asyncio.create_task(self._watch_files(), name="reload-watcher")
         log.info("service started: %d room(s)", len(self.runners))
 
@@ -262,23 +525,48 @@ class Service:
 
     async def cleanup_ctx(self, app: web.Application) -> AsyncIterator[None]:
         await self.start()
+        if self.settle_heap_after_start:
+            settle_heap()
         yield
         await self.stop()
 
     # --- what the web app calls ---------------------------------------------------------------
 
     async def ingest(self, event: Event) -> None:
+        """Hand a segment to its room; returns once it is handled and in the audit log (flushed).
+
+        Raises ``IngestTimeout`` when that took longer than ``INGEST_ACK_SECONDS``: the caller
+        must not acknowledge the segment then."""
         runner = self.runners.get(event.room)
         if runner is None:
             raise KeyError(event.room)
-        runner.submit(event)
+        try:
+            await asyncio.wait_for(runner.submit_and_wait(event), timeout=INGEST_ACK_SECONDS)
+        except TimeoutError:
+            raise IngestTimeout(
+                f"room {event.room}: the segment was not in the audit log within {INGEST_ACK_SECONDS:.0f} s"
+            ) from None
 
     def status(self) -> dict[str, Any]:
         rooms = {name: r.status() for name, r in self.runners.items()}
         bus = self.bus.health()
+        states: dict[str, int] = {}
+        shed = {"faq": 0, "rules": 0, "feed": 0}
+        for room in rooms.values():
+            states[room["state"]] = states.get(room["state"], 0) + 1
+            for kind, count in room["shed"].items():
+                shed[kind] = shed.get(kind, 0) + count
         return {
             "ok": bool(bus.get("ok", True)),
             "uptime": round(time.time() - self.started_at, 1),
             "rooms": rooms,
+            "joining": {"rooms": len(rooms), "connected": states.get("connected", 0), "states": states},
+            "shed": shed,
+            "audit": {
+                "lines_written": self.audit.lines_written,
+                "unreadable_at_start": sum(self.audit.unreadable.values()),
+            },
             "bus": bus,
+            "gc": GC_PAUSES.status(),
+            "viewer_budget_waits": VIEWER_BUDGET.exhausted,
         }

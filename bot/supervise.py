@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.adapters.base import Adapter, Backoff, LogOnce, describe
@@ -30,9 +30,12 @@ class AdapterSupervisor:
         submit: Callable[[Event], None],
         *,
         backoff: Backoff | None = None,
+        after_event: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.adapter = adapter
         self.submit = submit
+        #: awaited after each event handed on (the receive budget of the loop round), if set
+        self.after_event = after_event
         self.backoff = backoff or Backoff(base=1.0, cap=30.0, healthy_after=HEALTHY_SECONDS)
         #: times the adapter's task died and was started again
         self.restarts = 0
@@ -47,8 +50,11 @@ class AdapterSupervisor:
         while True:
             self.backoff.connected()
             try:
+                after = self.after_event
                 async for event in self.adapter.events():
                     self.submit(event)
+                    if after is not None:
+                        await after()
                 return
             except asyncio.CancelledError:
                 raise

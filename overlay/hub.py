@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 
+import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from bot.events import Event
 from overlay.app import BUS, WEBSOCKETS, require_overlay_token, room_or_404
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,28 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
 # close code 1013 "try again later": the page was too slow and will reconnect and replay
 TRY_AGAIN_LATER = 1013
+
+
+# Encoded event frames by (room, seq, ts): every page of a room is sent the same text, encoded once
+# (ts too, so two services in one process, as in tests, never share a room's frames).
+_FRAMES: dict[tuple[str, int, float], str] = {}
+_FRAMES_KEPT = 4096
+
+
+def feed_frame(event: Event) -> str:
+    """The ``{"op": "event", ...}`` frame of an event, encoded once for all the pages that show it."""
+    key = (event.room, event.seq, event.ts)
+    frame = _FRAMES.get(key)
+    if frame is None or event.seq == 0:
+        message = {"op": "event", "event": event.to_dict()}
+        try:
+            frame = orjson.dumps(message).decode("utf-8")
+        except (TypeError, orjson.JSONEncodeError):
+            frame = json.dumps(message, ensure_ascii=False, default=str)  # lone surrogates, huge ints
+        if len(_FRAMES) >= _FRAMES_KEPT:
+            del _FRAMES[next(iter(_FRAMES))]  # oldest first: dicts keep insertion order
+        _FRAMES[key] = frame
+    return frame
 
 
 def _parse_after(value: str | None) -> int | None:
@@ -60,7 +85,7 @@ async def overlay_ws(request: web.Request) -> web.WebSocketResponse:
         async for event in sub:
             if types and event.type not in types:
                 continue
-            await ws.send_json({"op": "event", "event": event.to_dict()})
+            await ws.send_str(feed_frame(event))
         if sub.dropped:
             await ws.close(code=TRY_AGAIN_LATER, message=b"too slow; reconnect to replay")
 

@@ -1,7 +1,9 @@
 """Anchor speech ingest: any ASR or caption tool can feed a room's pipeline.
 
 - ``POST /api/rooms/{room}/speech`` with ``Authorization: Bearer <ingest_token>`` (or ``?token=``)
-  and JSON ``{"text": str, "final": bool = true, "segment": str = auto}`` -> 202.
+  and JSON ``{"text": str, "final": bool = true, "segment": str = auto}`` -> 202, answered only once
+  the segment (and any warning it raised) is written and flushed to the audit log; 503 when that
+  did not happen within a few seconds (send it again).
 - ``GET /api/rooms/{room}/speech/ws`` (same token): each text frame is that JSON object, or plain
   text for a final segment; each is answered with ``{"ok": true, "n": N}`` or ``{"ok": false, "error": ...}``.
 
@@ -25,6 +27,7 @@ from overlay.app import INGEST, WEBSOCKETS, bearer_token, room_or_404, token_ok
 log = logging.getLogger(__name__)
 
 MAX_SEGMENT_CHARS = 4000
+NOT_WRITTEN = "the segment is not in the audit log yet; send it again"
 _auto_segment = itertools.count(1)
 
 
@@ -72,7 +75,11 @@ async def post_speech(request: web.Request) -> web.Response:
         speech = speech_from_payload(room, payload, source="ingest")
     except BadSpeech as exc:
         return web.json_response({"ok": False, "error": str(exc)}, status=400)
-    await request.app[INGEST](speech)
+    try:
+        await request.app[INGEST](speech)
+    except (TimeoutError, ConnectionError) as exc:
+        log.warning("ingest %s: segment %s not acknowledged: %s", room.name, speech.segment, exc)
+        return web.json_response({"ok": False, "error": NOT_WRITTEN}, status=503)
     return web.json_response({"ok": True, "segment": speech.segment}, status=202)
 
 
@@ -101,7 +108,12 @@ async def speech_ws(request: web.Request) -> web.WebSocketResponse:
         except BadSpeech as exc:
             await ws.send_json({"ok": False, "error": str(exc)})
             continue
-        await ingest(speech)
+        try:
+            await ingest(speech)
+        except (TimeoutError, ConnectionError) as exc:
+            log.warning("ingest %s: segment %s not acknowledged: %s", room.name, speech.segment, exc)
+            await ws.send_json({"ok": False, "error": NOT_WRITTEN, "segment": speech.segment})
+            continue
         count += 1
         await ws.send_json({"ok": True, "n": count, "segment": speech.segment})
     return ws

@@ -11,6 +11,7 @@ from bot.events import Event
 
 log = logging.getLogger(__name__)
 
+
 class MemorySubscription(QueuedSubscription):
     def __init__(self, bus: MemoryBus, room: str, backlog: list[Event], queue_size: int) -> None:
         self._bus = bus
@@ -50,12 +51,16 @@ class MemoryBus(Bus):
         seq = self._seq.get(event.room, 0) + 1
         self._seq[event.room] = seq
         event = event.with_seq(seq)
+        # the window and the subscribers get the event without its raw payload: overlays never see
+        # it, and 2,000 payloads per room were most of the heap (and of every full GC's work)
+        shown = event.without_raw()
         history = self._history.get(event.room)
         if history is None:
             history = self._history[event.room] = deque(maxlen=self._replay)
-        history.append(event)
-        for sub in list(self._subs.get(event.room, ())):
-            if not sub._offer(event):
+        history.append(shown)
+        subs = self._subs.get(event.room)
+        for sub in list(subs) if subs else ():
+            if not sub._offer(shown):
                 log.warning(
                     "room %s: dropping a slow subscriber (%d events undelivered); it will replay on reconnect",
                     event.room,
@@ -64,7 +69,7 @@ class MemoryBus(Bus):
                 self._unsubscribe(sub)
                 sub.dropped = True
                 sub._end()
-        return event
+        return event  # with its raw payload, for the audit log
 
     def subscribe(self, room: str, after_seq: int | None = None) -> MemorySubscription:
         history = self._history.get(room, ())

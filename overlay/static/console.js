@@ -103,6 +103,12 @@
     if (shift === null) {
       if (wt === line.text) shift = 0;
       else if (line.text && wt.endsWith(line.text)) shift = line.text.length - wt.length;
+      else if (typeof w.context_start === "number" && typeof w.utterance_chars === "number" && w.utterance_chars > 0) {
+        // w.text is a window of the utterance starting at context_start; the utterance may begin with
+        // the tail of the previous segment, so its end lines up with the end of this line
+        const s = w.context_start - (w.utterance_chars - line.text.length);
+        if (line.text.slice(w.start + s, w.end + s) === wt.slice(w.start, w.end)) shift = s;
+      }
     }
     if (shift !== null) {
       const start = Math.max(0, w.start + shift);
@@ -322,6 +328,14 @@
         if (typeof server[key] !== "number") continue;
         const dd = pair("server-" + key, label, String(server[key]));
         if (key === "errors" && server[key] > 0) dd.classList.add("bad");
+      }
+      // work shed under overload, in the declared order; every message is still in the audit log
+      const SHED = [["faq", "过载：未做 FAQ 匹配"], ["rules", "过载：未做弹幕规则检查"], ["feed", "过载：仅写入审计日志"]];
+      const shed = server.shed && typeof server.shed === "object" ? server.shed : null;
+      for (const [key, label] of shed ? SHED : []) {
+        if (typeof shed[key] !== "number") continue;
+        const dd = pair("shed-" + key, label, String(shed[key]));
+        if (shed[key] > 0) dd.classList.add("bad");
       }
     }
     dl.replaceChildren(...parts);

@@ -22,6 +22,7 @@ from enum import IntEnum
 from typing import Any, NamedTuple
 
 import brotli
+import orjson
 
 HEADER = struct.Struct(">IHHII")
 HEADER_LEN = HEADER.size  # 16
@@ -229,9 +230,19 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_STRICT = json.JSONDecoder(parse_constant=_no_constants)  # one decoder: building one per call doubled the cost
+
+
 def json_body(packet: Packet) -> Any:
     """The packet's body as JSON; FrameError when it is not (bad UTF-8, bad JSON, NaN, absurd nesting)."""
     try:
-        return json.loads(packet.body, parse_constant=_no_constants)
+        # orjson first: the hot path of every danmaku (about 4x the stdlib's speed); it refuses
+        # NaN/Infinity and absurd nesting as we do. What it refuses besides (lone surrogate escapes)
+        # gets the stdlib's verdict, so no message is lost to the faster parser.
+        return orjson.loads(packet.body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return _STRICT.decode(bytes(packet.body).decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise FrameError(f"body is not JSON: {str(exc)[:80]}") from None
