@@ -32,6 +32,7 @@ def serve(settings: Settings) -> int:
     from aiohttp import web
 
     from bot.service import Service
+    from overlay.admin import FAQ_STORES
     from overlay.app import create_app
 
     if settings.redis.url:
@@ -43,6 +44,7 @@ def serve(settings: Settings) -> int:
 
     service = Service(settings)
     app = create_app(settings, bus=service.bus, ingest=service.ingest, status=service.status)
+    app[FAQ_STORES] = service.faq_stores  # the admin page edits the very stores the rooms answer from
     app.cleanup_ctx.append(service.cleanup_ctx)
     add_metrics(app, NodeCollector("run", service=service))
     try:

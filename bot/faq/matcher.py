@@ -36,7 +36,9 @@ outweighs question words, the heaviest word is explained, and it beats the runne
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
 import math
 import re
 from collections.abc import Iterable
@@ -45,7 +47,10 @@ from dataclasses import dataclass, field
 from bot.faq.faqfile import FaqEntry
 from bot.faq.gate import KEYWORD, QUESTION, STATEMENT, GateResult, QuestionGate
 from bot.faq.normalize import FUNCTION_CHARS, Analysis, Analyzer, is_cjk, pinyin_key
+from bot.faq.semantic import SemanticIndex, decide
 from bot.faq.vocab import Vocabulary, shipped_tables
+
+log = logging.getLogger(__name__)
 
 Q_EXP = 0.5
 PRODUCT_CLASS = "商品"  # naming the product is context: 饼干全碎了 asks about damage, not biscuits
@@ -149,6 +154,9 @@ class FaqMatch:
     matched: tuple[str, ...] = ()
     unmatched: tuple[str, ...] = ()
     has_words: bool = False  # anything but particles and punctuation
+    # the word matcher's entries, best first, with their scores (for ops: what it weighed)
+    candidates: tuple[tuple[str, float], ...] = ()
+    semantic: str = ""  # the sentence encoder's view, when it was asked
 
     @property
     def answered(self) -> bool:
@@ -281,9 +289,13 @@ class FaqMatcher:
         entries: Iterable[FaqEntry],
         vocab: Vocabulary,
         thresholds: Thresholds | None = None,
+        *,
+        chatter: Iterable[str] = (),
+        semantic: SemanticIndex | None = None,
     ) -> None:
         self.entries = tuple(entries)
         self.thresholds = thresholds or Thresholds()
+        self.semantic = semantic
         texts: list[str] = []
         for e in self.entries:
             texts += [e.question, *e.examples, *e.keywords, e.short, e.answer]
@@ -294,6 +306,8 @@ class FaqMatcher:
         self._canonical = frozenset(vocab.tokens.values()) | {w for w, c in vocab.strings.items() if w == c}
         self._cache: dict[str, FaqMatch] = {}
         self._feat_cache: dict[str, _Feats] = {}
+        # messages ops marked as chatter: never answered, however they are spelt (width, case, emoji)
+        self._chatter = frozenset(k for k in (self._chatter_key(t) for t in chatter) if k)
 
         # entry-level document frequency of every unit (question, examples, keywords)
         analysed: list[list[tuple[str, str, Analysis]]] = []
@@ -569,15 +583,60 @@ class FaqMatcher:
                 gate = GateResult(QUESTION, problem)
         return a, gate
 
+    def cached(self, text: str) -> bool:
+        return text in self._cache
+
     def match(self, text: str) -> FaqMatch:
         cached = self._cache.get(text)
         if cached is not None:
             return cached
         result = self._match(text)
+        if self.semantic is not None and result.faq_id is None and result.question_like and result.reason != "chatter":
+            result = self._second_opinion(text, result)
         if len(self._cache) > 4096:  # viewers repeat themselves; a bounded memo is plenty
             self._cache.clear()
         self._cache[text] = result
         return result
+
+    def _chatter_key(self, text: str) -> str:
+        return "".join(self.analyzer.analyze(text).units)
+
+    def _second_opinion(self, text: str, m: FaqMatch) -> FaqMatch:
+        """Ask the sentence encoder about a question the words abstained on (see ``semantic.py``)."""
+        assert self.semantic is not None
+        a, gate = self.analyze(text)
+        weights = self.message_weights(a, gate)
+        if not any(w > 0.3 and u not in QUESTION_WORDS for u, w in weights.items()):
+            return m  # only question words (多少钱, 怎么办): nothing to be near to
+        if any(self._is_latin_name(u) for u in weights):
+            return m  # a name no table knows (photoshop能看吗): the encoder cannot know it either
+        try:
+            opinion = self.semantic.opinion(text)
+        except Exception:  # the encoder is an extra: a failure there costs an answer, never the room
+            log.exception("FAQ sentence encoder failed on %r", text[:80])
+            return m
+        faq_id, said = decide(opinion, m.best_id, dict(m.candidates))
+        if faq_id is not None:
+            index = next(i for i, e in enumerate(self.entries) if e.id == faq_id)
+            # a price question is the one kind whose absence the answers show reliably (an amount of
+            # money); times and sizes hide in too many forms to veto the encoder with
+            missing = [PRICE_WORD] if PRICE_WORD in weights and not self._states(index, PRICE_WORD) else []
+            if missing:
+                faq_id, said = None, said.replace("answered", f"but it never states {'/'.join(missing)}")
+        if faq_id is None:
+            return dataclasses.replace(m, semantic=said, why=f"{m.why}; {said}")
+        entry = next(e for e in self.entries if e.id == faq_id)
+        score = dict(m.candidates).get(faq_id, m.score)
+        return dataclasses.replace(
+            m, faq_id=faq_id, entry=entry, best_id=faq_id, score=score, reason="", semantic=said, why=f"{m.why}; {said}"
+        )
+
+    def _unstated(self, weights: dict[str, float], entry: int) -> list[str]:
+        """What the message asks (a time, an amount, a size, a person, a price) that the entry never states."""
+        missing = [u for u in KIND_WORDS.intersection(weights) if not self._states(entry, KIND_ALIASES.get(u, u))]
+        if PRICE_WORD in weights and not self._states(entry, PRICE_WORD):
+            missing.append(PRICE_WORD)  # 虾多少钱一斤 is not answered by how many go to a 斤
+        return missing
 
     def _focus(self, gate: GateResult | None) -> set[str]:
         """The words of a problem/request cue (碎 -> 破损, 少了 -> 少发): what the message is about."""
@@ -765,6 +824,8 @@ class FaqMatcher:
 
     def _match(self, text: str) -> FaqMatch:
         a, gate = self.analyze(text)
+        if self._chatter and "".join(a.units) in self._chatter:
+            return FaqMatch(None, 0.0, None, gate=gate.kind, reason="chatter", why="marked as chatter by ops")
         if gate.kind == STATEMENT:
             return FaqMatch(None, 0.0, None, gate=gate.kind, reason="statement", why=f"gate: {gate}")
         weights = self.message_weights(a, gate)
@@ -796,6 +857,7 @@ class FaqMatcher:
             matched=tuple(top.covered),
             unmatched=unmatched,
             has_words=has_words,
+            candidates=tuple((self.entries[r.entry].id, round(r.score, 4)) for r in ranked[:8]),
         )
         if top.content < t.min_content:
             return FaqMatch(None, score, None, reason="no_content", why=why + "; no content word matched", **common)
@@ -817,7 +879,7 @@ class FaqMatcher:
             # the entry answers a neighbouring question, not this one
             why += f"; key word {key} unexplained and below {t.key_threshold:.2f}"
             return FaqMatch(None, score, None, reason="below_threshold", why=why, **common)
-        missing = [u for u in KIND_WORDS.intersection(weights) if not self._states(top.entry, KIND_ALIASES.get(u, u))]
+        missing = self._unstated(weights, top.entry)
         if missing:
             # the message asks a time, an amount, a size or a person the entry never states
             why += f"; asks {'/'.join(missing)}, which the entry never states"

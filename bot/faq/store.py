@@ -27,12 +27,13 @@ import os
 import tempfile
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.faq.faqfile import FaqEntry, FaqFile, FaqFileError, load_faq, parse_faq
-from bot.faq.matcher import FaqMatch, FaqMatcher, Thresholds
+from bot.faq.matcher import FaqMatch, FaqMatcher, Thresholds, split_question
+from bot.faq.semantic import SemanticIndex, disabled_reason
 from bot.faq.vocab import build_vocabulary
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,14 @@ class Unanswered:
     reason: str
 
 
-def build_matcher(faq: FaqFile, thresholds: Thresholds | None = None) -> FaqMatcher:
-    return FaqMatcher(faq.entries, build_vocabulary(faq.synonyms, faq.classes, faq.cues), thresholds)
+def build_matcher(faq: FaqFile, thresholds: Thresholds | None = None, *, semantic: bool | None = None) -> FaqMatcher:
+    """The matcher for one FAQ version. ``semantic`` None: with the sentence encoder when it is
+    installed and not switched off (``semantic.disabled_reason``)."""
+    if semantic is None:
+        semantic = disabled_reason() is None
+    index = SemanticIndex(faq.entries, split_question) if semantic else None
+    vocab = build_vocabulary(faq.synonyms, faq.classes, faq.cues)
+    return FaqMatcher(faq.entries, vocab, thresholds, chatter=faq.chatter, semantic=index)
 
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
@@ -85,6 +92,7 @@ class FaqStore:
         self._stat = _stat_key(self.path)
         self._bad_digest: str | None = None
         self._reload_lock = asyncio.Lock()
+        self._edit_lock = asyncio.Lock()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], thresholds: Thresholds | None = None) -> FaqStore:
@@ -107,6 +115,14 @@ class FaqStore:
         except Exception:  # a bug must not kill a room loop; the message is simply not answered
             log.exception("FAQ matcher failed on %r", text[:80])
             return FaqMatch(None, 0.0, None, gate="keyword", reason="error", why="matcher error (logged)")
+
+    async def match_async(self, text: str) -> FaqMatch:
+        """``match``, in a worker thread when it may ask the sentence encoder (tens of milliseconds a new
+        message on a busy PC: too long for the event loop); memoized messages are answered inline."""
+        matcher = self.matcher
+        if matcher.semantic is None or matcher.cached(text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else ""):
+            return self.match(text)
+        return await asyncio.to_thread(self.match, text)
 
     def record_unanswered(self, room: str, user: str, text: str, m: FaqMatch) -> None:
         self.unanswered.appendleft(
@@ -209,6 +225,20 @@ class FaqStore:
             self._stat = _stat_key(self.path)
         log.info("FAQ %s saved from the admin page: version %d", self.path, self.version)
         return faq
+
+    async def edit(self, change: Callable[[str], tuple[str, bool]]) -> bool:
+        """Apply ``change`` (file text -> (new text, changed), see ``edit.py``) to the file on disk and
+        serve the result. Edits are serialized, so two ops clicking at once both land. Raises
+        FaqFileError when the file cannot be read or the result does not validate (nothing written)."""
+        async with self._edit_lock:
+            try:
+                text = await asyncio.to_thread(self.path.read_text, "utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise FaqFileError(self.path, f"cannot read: {exc}") from None
+            new, changed = change(text)
+            if changed:
+                await self.save(new)
+            return changed
 
     def read_text(self) -> str:
         """The file as it is on disk (it may hold a bad edit); the served version's path if unreadable."""
