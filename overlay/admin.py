@@ -328,11 +328,12 @@ async def _page(
     notice: str = "",
     form_error: str = "",
     form: dict[str, str] | None = None,
+    edit_id: str = "",
 ) -> web.Response:
     store, load_error = await _store(request, path)
     query = request.query.get("q", "")[:MAX_MESSAGE_CHARS]
     tried = await store.match_async(query) if (store is not None and query.strip()) else None
-    edit_id = request.query.get("edit", "")
+    edit_id = edit_id or request.query.get("edit", "")
     edit_entry = store.entry(edit_id) if (store is not None and edit_id) else None
     if content is None:
         content = await asyncio.to_thread(_read, path)
@@ -484,8 +485,8 @@ async def faq_entry_save(request: web.Request) -> web.StreamResponse:
     except FaqFileError as exc:
         log.info("admin: refused an entry edit for room %s: %s", room, exc)
         shown = {k: (v if isinstance(v, str) else "\n".join(v)) for k, v in fields.items()}
-        raise_page = await _page(request, room, path, token, status=400, form_error=str(exc), form=shown)
-        return _with_cookie(raise_page, token, from_query)
+        resp = await _page(request, room, path, token, status=400, form_error=str(exc), form=shown, edit_id=faq_id)
+        return _with_cookie(resp, token, from_query)
     if changed:
         after = store.entry(faq_id)
         names = tuple(k for k in fields if after is None or getattr(before, k) != getattr(after, k))
