@@ -48,9 +48,25 @@ from bot.faq.faqfile import FaqEntry
 from bot.faq.gate import KEYWORD, QUESTION, STATEMENT, GateResult, QuestionGate
 from bot.faq.normalize import FUNCTION_CHARS, Analysis, Analyzer, is_cjk, pinyin_key
 from bot.faq.semantic import SemanticIndex, decide
-from bot.faq.vocab import Vocabulary, shipped_tables
+from bot.faq.vocab import Vocabulary, shipped_tables, words_table
 
 log = logging.getLogger(__name__)
+
+
+def _words(name: str) -> frozenset[str]:
+    return frozenset(words_table()[name])
+
+
+# the word lists live in bot/faq/data/words.toml (what a word does in a question)
+QUESTION_WORDS = _words("question")
+ASKING_WORDS = _words("asking")
+FUNCTION_WORDS = _words("function")
+GENERIC_WORDS = _words("generic")
+TIME_POINTS = _words("time_points")
+RETURN_ACTIONS = _words("return_actions")
+RETURN_REASONS = _words("return_reasons")
+SLOT_CLASSES = _words("slot_classes")
+LATIN_FILLER = _words("latin_filler")
 
 Q_EXP = 0.5
 PRODUCT_CLASS = "商品"  # naming the product is context: 饼干全碎了 asks about damage, not biscuits
@@ -61,9 +77,6 @@ BAG_SHARE = 0.4  # share of an entry's score from its whole text, answer include
 DOC_FACTOR = 0.8  # an entry scored on its whole text: this share of how much of the message it explains
 DOC_CONTENT = 1.0  # ... when the content it explains weighs at least this
 DOC_KEY_WEIGHT = 1.0  # ... and the message's heaviest word, at least this heavy, is in it
-# question words that say what is asked (when, where, how much): an entry whose text never asks
-# it does not answer it
-ASKING_WORDS = frozenset("怎么 怎么办 什么 什么时候 多久 哪里 哪个 多少 多少钱 为什么 谁".split())
 ANSWER_SPREAD = 2  # a word in more answers than this gets proportionally less credit from them
 PRICE_WORD = "多少钱"
 PRICE_MISS = 0.6  # score kept by an entry that names no money when the message asks a price
@@ -77,16 +90,9 @@ KIND_WORDS = TIME_WORDS | {"谁", "多少", "几", "多重", "多大", "多高",
 # 一套有几本 asks an amount as 多少 does; 多高 a size as 多大 does
 KIND_ALIASES = {"几": "多少", "多高": "多大", "多宽": "多大", "多厚": "多大"}
 WHEN_WORD = "什么时候"
-# a day or moment named in a question makes it a when-question (今天能发吗, 明天能到吗)
-TIME_POINTS = frozenset("今天 明天 后天 当天 今晚 明早 马上 立刻 周末 月底 月初".split())
 ARRIVAL_WORD = "到货"
-SIZE_WORDS = frozenset("多高 多宽 多厚".split())  # 多大 may ask an age (孩子多大)
-SIZE_UNIT = "尺码"
 INTENT_BOOST = 1.2  # a money word in a question: what it asks, above the topic it names
-RETURN_ACTIONS = frozenset("退货 退款 换货 退单 取消".split())
-RETURN_REASONS = frozenset("拍错 不喜欢 不合适 后悔 不满意 不需要".split())
 REASON_WEIGHT = 0.5
-SLOT_CLASSES = frozenset("地区 国外 快递公司 颜色 口味 肤质 尺码".split())
 SLOT_WEIGHT = 0.5  # a slot word this heavy (not a bare 红 or 甜 in passing)
 SLOT_MISS = 0.75  # score kept by an entry that names another member of the slot's class, or none
 TWIN_SAYS = 0.3  # lead in how much of its phrase the message says that halves the margin
@@ -101,26 +107,6 @@ ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
 ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
 MAX_CANDIDATES = 60  # phrases scored in full per message (by how much of the message they can explain)
 _EMPTY: frozenset[int] = frozenset()  # the word that made a message a problem report or request is what it is about
-# question words carry a little meaning (多久 vs 哪里) but never make a match on their own
-QUESTION_WORDS = frozenset(
-    "怎么 怎么办 什么 什么时候 多久 哪里 哪个 多少 多少钱 有没有 能 吗 呢 请问"
-    " 是不是 会不会 要不要 还是 为什么 几 谁 多大 多重 多高 多宽 多厚".split()
-)
-FUNCTION_WORDS = frozenset(
-    "一下 一个 那个 这个 这样 那样 就是 还是 可以 需要 我们 你们 他们 自己 东西"
-    " 时候 现在 一直 已经 没有 不是 是不是 如果 然后 因为 所以 但是 而且 的话"
-    " 一点 有点 一些 哪些"
-    " the a an to of i you it is are do does be my me for and or in on at this that"
-    # how sure or how often: the manner of asking, not what is asked
-    " 直接 可能 应该 必须 一定 真的 其实 大概 到底 究竟 经常 总是 老是 比较 特别 非常 还能 也能 再"
-    # urgency is how it is asked, not what
-    " 急 急用 着急 急需 赶紧 快点 速度 还有"
-    # when something happened is context, not what is asked
-    " 昨天 今天 明天 后天 前天 刚才 刚刚 上次 这次 下次 之前 以前 以后 现在"
-    " 早上 晚上 中午 下午 上午 今晚 周末 最近".split()
-)
-# buying itself (拍, 下单) is what every shop question is around, not what it is about
-GENERIC_WORDS = frozenset("拍 买 下单 购买 付款 支付 订购 抢 入手 拍下 买了 拍了".split())
 # 三包, 两袋, 一个, 3天: how many of something is context, not what is asked
 _COUNT_RE = re.compile(r"^[0-9一二两三四五六七八九十百几半多]+[个包袋件盒瓶箱份只条块次天年月号斤克套双张台]?$")
 
@@ -221,10 +207,6 @@ def _general_weight(word: str) -> float:
 
 
 LATIN_NAME_WEIGHT = 1.0
-LATIN_FILLER = frozenset(
-    "the and you are but not yes haha hhh lol omg wow hey hello nice good ok okay pls plz please"
-    " thanks thank thx sorry what how why when where who which can does yeah yep nope".split()
-)
 
 
 # what kind of thing an answer states, as the question words that ask for it: an answer with an
@@ -679,9 +661,6 @@ class FaqMatcher:
                 q_units[u] *= INTENT_BOOST
             if ARRIVAL_WORD in q_units:
                 q_units[ARRIVAL_WORD] = min(q_units[ARRIVAL_WORD], 0.3)
-        if not SIZE_WORDS.isdisjoint(q_units) and SIZE_UNIT not in q_units:
-            # 床有多宽 asks the size (尺寸是多少)
-            q_units[SIZE_UNIT] = self.weight(SIZE_UNIT) * 0.8
         if not TIME_WORDS.intersection(q_units) and not TIME_POINTS.isdisjoint(a.units):
             # 今天拍今天发吗: a yes/no question about a day asks when
             q_units[WHEN_WORD] = self.weight(WHEN_WORD)
