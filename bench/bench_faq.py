@@ -80,7 +80,7 @@ VARIANTS = [
 CHATTER = ["666", "主播好美", "来了来了", "发货真快", "已拍", "哈哈哈", "多少钱", "几号链接", "能用花呗吗", "前排"]
 
 
-def faq_toml() -> str:
+def faq_toml(entries: int = 200) -> str:
     out: list[str] = []
     for topic, question, examples in TOPICS:
         for key, product in PRODUCTS.items():
@@ -91,7 +91,7 @@ def faq_toml() -> str:
                 f'answer = "关于{product}的{topic}说明：请查看订单页或联系客服，我们会尽快处理。"\n'
                 f'short = "{product}{topic}见订单页"\nexamples = [{ex}]\n'
             )
-    return "\n".join(out[:200])
+    return "\n".join(out[:entries])
 
 
 def messages(n: int, rng: random.Random) -> list[str]:
@@ -133,11 +133,12 @@ def _run(store: FaqStore, msgs: list[str], label: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=4000)
+    ap.add_argument("--entries", type=int, default=200, help="FAQ entries (a merchant has 15-30)")
     ap.add_argument("--semantic-messages", type=int, default=500, help="messages for the run with the encoder")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "faq200.toml"
-        path.write_text(faq_toml(), "utf-8")
+        path.write_text(faq_toml(args.entries), "utf-8")
         _store(path, False)  # warm-up: jieba's dictionary, pypinyin, OpenCC (once per process)
         words, build = _store(path, False)
         print(f"FAQ entries: {len(words.entries)}; index build (words): {build:.2f} s")

@@ -332,6 +332,9 @@ def test_second_merchant_generalizes() -> None:
         ("tea", 0.83, 0.05),  # tea: 新茶, 冲泡, 保存, 农残, 品鉴装
         ("car", 0.73, 0.03),  # car accessories: 车型, 安装, 记录仪, 停车监控
         ("seafood", 0.76, 0.09),  # frozen and live seafood: 冷链, 净重, 活蟹, 保水剂
+        # flowers and plants: 醒花, 花苞, 带盆, 对猫有毒; sealed during the faq4 work, run once when it
+        # was done: 34/46 right (73.9%), 0/24 NONE answered (before faq4: 30/46, 0/24). Blind target.
+        ("flowers", 0.70, 0.03),
     ],
 )
 def test_unseen_merchants(name: str, min_right: float, max_none_answered: float) -> None:
