@@ -40,6 +40,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -64,6 +65,7 @@ MAX_EDIT_BYTES = 512 * 1024
 MAX_JSON_BYTES = 16 * 1024
 DOUBTFUL_SCORE = 0.6  # an answer scored below this is shown to ops to confirm or correct
 CHATTER = "chatter"  # the teach form's faq_id for "this is chatter"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -429,7 +431,8 @@ def _new_store(content: str, path: str) -> FaqStore:
 
 async def _teach(request: web.Request, room: str, path: str, faq_id: str, text: str, who: object) -> tuple[bool, int]:
     """Add ``text`` as an example of ``faq_id`` (or as chatter); (added, version). Raises FaqFileError."""
-    text = " ".join(text.split())[:MAX_MESSAGE_CHARS]
+    # a lone surrogate (JSON can carry one) cannot be written as UTF-8: it becomes U+FFFD
+    text = " ".join(_SURROGATE.sub("\ufffd", text).split())[:MAX_MESSAGE_CHARS]
     store = await _editable_store(request, path)
     if faq_id == CHATTER:
         added = await store.edit(partial(add_chatter, message=text, file=path))

@@ -89,6 +89,12 @@ async def test_api_auth_and_contract(tmp_path: Path) -> None:
             async with http.post(f"{base}/try", data=body, headers=ADMIN) as r:
                 assert r.status == 400, body
                 assert "text" in (await r.json())["error"]
+        # hostile text is taught as text: a lone surrogate becomes U+FFFD, markup stays markup
+        async with http.post(
+            f"{base}/faq/invoice/examples", data=b'{"text": "\\ud800<b>fp</b>"}', headers=ADMIN
+        ) as r:
+            assert r.status == 200, await r.text()
+        assert "\ufffd<b>fp</b>" in parse_faq(faq.read_bytes()).entry("invoice").examples  # type: ignore[union-attr]
         async with http.post(f"{base}/faq/no_such_entry/examples", json={"text": "x"}, headers=ADMIN) as r:
             assert r.status == 404
         async with http.get(f"{run.base_url}/admin/api/rooms/other/unanswered", headers=ADMIN) as r:
@@ -117,6 +123,7 @@ async def test_six_misses_taught_while_running(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, quiet_room(tmp_path, faq))
     async with running_service(settings) as run, aiohttp.ClientSession() as http:
         store = run.service.faq_stores[str(faq)]
+        await asyncio.to_thread(store.wait_semantic)  # the encoder embeds the entries in the background
 
         def verdicts() -> dict[str, str]:
             return {text: store.match(text).faq_id or NONE for _, text, _ in rows}

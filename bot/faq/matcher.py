@@ -565,6 +565,12 @@ class FaqMatcher:
                 gate = GateResult(QUESTION, problem)
         return a, gate
 
+    def attach_semantic(self, index: SemanticIndex) -> None:
+        """Add the encoder's index once it is built (it takes a while, see ``FaqStore.load``); the memo
+        of verdicts given without it is dropped."""
+        self.semantic = index
+        self._cache = {}
+
     def cached(self, text: str) -> bool:
         return text in self._cache
 

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -93,12 +94,37 @@ class FaqStore:
         self._bad_digest: str | None = None
         self._reload_lock = asyncio.Lock()
         self._edit_lock = asyncio.Lock()
+        self._semantic_thread: threading.Thread | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], thresholds: Thresholds | None = None) -> FaqStore:
-        """Validate and index the file; raises FaqFileError (one line naming file, entry and field)."""
+        """Validate and index the file; raises FaqFileError (one line naming file, entry and field).
+
+        The words are indexed at once; the sentence encoder (when installed) embeds the entries in a
+        background thread, so a bot starts answering in well under a second even where embedding a
+        large FAQ takes a while (``wait_semantic`` waits for it: the CLI and the tests do)."""
         faq = load_faq(path)
-        return cls(path, faq, build_matcher(faq, thresholds), thresholds)
+        store = cls(path, faq, build_matcher(faq, thresholds, semantic=False), thresholds)
+        if disabled_reason() is None:
+            store._semantic_thread = threading.Thread(
+                target=store._attach_semantic, args=(store.matcher,), name=f"faq-embed:{store.path.name}", daemon=True
+            )
+            store._semantic_thread.start()
+        return store
+
+    def _attach_semantic(self, matcher: FaqMatcher) -> None:
+        try:
+            index = SemanticIndex(matcher.entries, split_question)
+        except Exception:  # the encoder is an extra: without it the words still answer
+            log.exception("FAQ %s: the sentence encoder failed; answering on words alone", self.path)
+            return
+        matcher.attach_semantic(index)
+        log.info("FAQ %s: sentence encoder ready (%d entries)", self.path, len(matcher.entries))
+
+    def wait_semantic(self, timeout: float | None = None) -> None:
+        """Block until the background embedding of the first version is done (no-op without it)."""
+        if self._semantic_thread is not None:
+            self._semantic_thread.join(timeout)
 
     @property
     def entries(self) -> tuple[FaqEntry, ...]:

@@ -44,6 +44,7 @@ async def test_admin_page_list_teach_edit_try(tmp_path: Path, open_page: Any) ->
     )
     async with running_service(settings) as run:
         store = run.service.faq_stores[str(faq)]
+        await asyncio.to_thread(store.wait_semantic)  # the encoder embeds the entries in the background
         missed = [t for t in MISSES if not store.match(t).answered]
         assert missed, "the test needs a question the FAQ misses"
         for i, text in enumerate(missed):
