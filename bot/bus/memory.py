@@ -11,7 +11,6 @@ from bot.events import Event
 
 log = logging.getLogger(__name__)
 
-
 class MemorySubscription(QueuedSubscription):
     def __init__(self, bus: MemoryBus, room: str, backlog: list[Event], queue_size: int) -> None:
         self._bus = bus
