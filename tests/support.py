@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.config import Settings, ensure_tokens, parse_config
 from bot.service import Service
+from overlay.admin import FAQ_STORES
 from overlay.app import create_app
 from tests.loopback.common import free_port
 
@@ -59,6 +60,7 @@ class Running:
 async def running_service(settings: Settings, service: Service | None = None) -> AsyncIterator[Running]:
     service = service or Service(settings)
     app = create_app(settings, bus=service.bus, ingest=service.ingest, status=service.status)
+    app[FAQ_STORES] = service.faq_stores  # as bot/cli.py wires it
     app.cleanup_ctx.append(service.cleanup_ctx)
     runner = web.AppRunner(app, shutdown_timeout=2.0)
     await runner.setup()

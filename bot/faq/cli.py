@@ -47,10 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _load(path: str) -> FaqStore | None:
     try:
-        return FaqStore.load(path)
+        store = FaqStore.load(path)
     except FaqFileError as exc:
         print(f"livebot faq: {exc}", file=sys.stderr)
         return None
+    store.wait_semantic()  # the same verdicts on every run: with the encoder when it is installed
+    return store
 
 
 def _lines(stream: TextIO) -> Iterator[str]:
@@ -119,6 +121,7 @@ class EvalResult:
 
 
 def evaluate(store: FaqStore, rows: list[tuple[int, str, str]]) -> EvalResult:
+    store.wait_semantic()
     res = EvalResult()
     known = {e.id for e in store.entries}
     for _lineno, text, expected in rows:

@@ -14,6 +14,7 @@ Format (see README "FAQ answers")::
     "破壁机" = ["破壁", "料理机"]
     [classes]    # optional: class = [members]
     [cues]       # optional: extra question-gate cues, same keys as bot/faq/data/cues.toml
+    chatter = ["主播吃过吗"]   # optional, before the tables: messages ops marked as never to answer
 
 Every error is a ``FaqFileError`` whose ``str()`` is one line naming the file, the entry (its id when
 it has a usable one, else its 1-based index) and the field.
@@ -36,7 +37,7 @@ SHORT_MAX = 20
 TEXT_MAX = 500  # an answer longer than this is not an FAQ answer; it would swamp the overlay card
 LIST_MAX = 200
 ENTRY_KEYS = ("id", "question", "answer", "short", "examples", "keywords")
-TOP_KEYS = ("faq", "synonyms", "classes", "cues")
+TOP_KEYS = ("faq", "synonyms", "classes", "cues", "chatter")
 
 
 class FaqFileError(Exception):
@@ -68,6 +69,7 @@ class FaqFile:
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    chatter: tuple[str, ...] = ()  # messages never to answer (negative examples taught by ops)
     digest: str = ""  # sha256 of the bytes it was parsed from
 
     def entry(self, faq_id: str) -> FaqEntry | None:
@@ -183,6 +185,7 @@ def parse_faq(data: bytes, file: str = "<faq>") -> FaqFile:
         synonyms=_parse_table(doc.get("synonyms"), file, "synonyms"),
         classes=_parse_table(doc.get("classes"), file, "classes"),
         cues=_parse_table(doc.get("cues"), file, "cues", CUE_KEYS),
+        chatter=_text_list(doc.get("chatter"), file, "", "chatter"),
         digest=hashlib.sha256(data).hexdigest(),
     )
 

@@ -36,7 +36,9 @@ outweighs question words, the heaviest word is explained, and it beats the runne
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
 import math
 import re
 from collections.abc import Iterable
@@ -45,7 +47,26 @@ from dataclasses import dataclass, field
 from bot.faq.faqfile import FaqEntry
 from bot.faq.gate import KEYWORD, QUESTION, STATEMENT, GateResult, QuestionGate
 from bot.faq.normalize import FUNCTION_CHARS, Analysis, Analyzer, is_cjk, pinyin_key
-from bot.faq.vocab import Vocabulary, shipped_tables
+from bot.faq.semantic import SemanticIndex, decide
+from bot.faq.vocab import Vocabulary, shipped_tables, words_table
+
+log = logging.getLogger(__name__)
+
+
+def _words(name: str) -> frozenset[str]:
+    return frozenset(words_table()[name])
+
+
+# the word lists live in bot/faq/data/words.toml (what a word does in a question)
+QUESTION_WORDS = _words("question")
+ASKING_WORDS = _words("asking")
+FUNCTION_WORDS = _words("function")
+GENERIC_WORDS = _words("generic")
+TIME_POINTS = _words("time_points")
+RETURN_ACTIONS = _words("return_actions")
+RETURN_REASONS = _words("return_reasons")
+SLOT_CLASSES = _words("slot_classes")
+LATIN_FILLER = _words("latin_filler")
 
 Q_EXP = 0.5
 PRODUCT_CLASS = "商品"  # naming the product is context: 饼干全碎了 asks about damage, not biscuits
@@ -56,9 +77,6 @@ BAG_SHARE = 0.4  # share of an entry's score from its whole text, answer include
 DOC_FACTOR = 0.8  # an entry scored on its whole text: this share of how much of the message it explains
 DOC_CONTENT = 1.0  # ... when the content it explains weighs at least this
 DOC_KEY_WEIGHT = 1.0  # ... and the message's heaviest word, at least this heavy, is in it
-# question words that say what is asked (when, where, how much): an entry whose text never asks
-# it does not answer it
-ASKING_WORDS = frozenset("怎么 怎么办 什么 什么时候 多久 哪里 哪个 多少 多少钱 为什么 谁".split())
 ANSWER_SPREAD = 2  # a word in more answers than this gets proportionally less credit from them
 PRICE_WORD = "多少钱"
 PRICE_MISS = 0.6  # score kept by an entry that names no money when the message asks a price
@@ -72,16 +90,9 @@ KIND_WORDS = TIME_WORDS | {"谁", "多少", "几", "多重", "多大", "多高",
 # 一套有几本 asks an amount as 多少 does; 多高 a size as 多大 does
 KIND_ALIASES = {"几": "多少", "多高": "多大", "多宽": "多大", "多厚": "多大"}
 WHEN_WORD = "什么时候"
-# a day or moment named in a question makes it a when-question (今天能发吗, 明天能到吗)
-TIME_POINTS = frozenset("今天 明天 后天 当天 今晚 明早 马上 立刻 周末 月底 月初".split())
 ARRIVAL_WORD = "到货"
-SIZE_WORDS = frozenset("多高 多宽 多厚".split())  # 多大 may ask an age (孩子多大)
-SIZE_UNIT = "尺码"
 INTENT_BOOST = 1.2  # a money word in a question: what it asks, above the topic it names
-RETURN_ACTIONS = frozenset("退货 退款 换货 退单 取消".split())
-RETURN_REASONS = frozenset("拍错 不喜欢 不合适 后悔 不满意 不需要".split())
 REASON_WEIGHT = 0.5
-SLOT_CLASSES = frozenset("地区 国外 快递公司 颜色 口味 肤质 尺码".split())
 SLOT_WEIGHT = 0.5  # a slot word this heavy (not a bare 红 or 甜 in passing)
 SLOT_MISS = 0.75  # score kept by an entry that names another member of the slot's class, or none
 TWIN_SAYS = 0.3  # lead in how much of its phrase the message says that halves the margin
@@ -96,26 +107,6 @@ ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
 ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
 MAX_CANDIDATES = 60  # phrases scored in full per message (by how much of the message they can explain)
 _EMPTY: frozenset[int] = frozenset()  # the word that made a message a problem report or request is what it is about
-# question words carry a little meaning (多久 vs 哪里) but never make a match on their own
-QUESTION_WORDS = frozenset(
-    "怎么 怎么办 什么 什么时候 多久 哪里 哪个 多少 多少钱 有没有 能 吗 呢 请问"
-    " 是不是 会不会 要不要 还是 为什么 几 谁 多大 多重 多高 多宽 多厚".split()
-)
-FUNCTION_WORDS = frozenset(
-    "一下 一个 那个 这个 这样 那样 就是 还是 可以 需要 我们 你们 他们 自己 东西"
-    " 时候 现在 一直 已经 没有 不是 是不是 如果 然后 因为 所以 但是 而且 的话"
-    " 一点 有点 一些 哪些"
-    " the a an to of i you it is are do does be my me for and or in on at this that"
-    # how sure or how often: the manner of asking, not what is asked
-    " 直接 可能 应该 必须 一定 真的 其实 大概 到底 究竟 经常 总是 老是 比较 特别 非常 还能 也能 再"
-    # urgency is how it is asked, not what
-    " 急 急用 着急 急需 赶紧 快点 速度 还有"
-    # when something happened is context, not what is asked
-    " 昨天 今天 明天 后天 前天 刚才 刚刚 上次 这次 下次 之前 以前 以后 现在"
-    " 早上 晚上 中午 下午 上午 今晚 周末 最近".split()
-)
-# buying itself (拍, 下单) is what every shop question is around, not what it is about
-GENERIC_WORDS = frozenset("拍 买 下单 购买 付款 支付 订购 抢 入手 拍下 买了 拍了".split())
 # 三包, 两袋, 一个, 3天: how many of something is context, not what is asked
 _COUNT_RE = re.compile(r"^[0-9一二两三四五六七八九十百几半多]+[个包袋件盒瓶箱份只条块次天年月号斤克套双张台]?$")
 
@@ -149,6 +140,9 @@ class FaqMatch:
     matched: tuple[str, ...] = ()
     unmatched: tuple[str, ...] = ()
     has_words: bool = False  # anything but particles and punctuation
+    # the word matcher's entries, best first, with their scores (for ops: what it weighed)
+    candidates: tuple[tuple[str, float], ...] = ()
+    semantic: str = ""  # the sentence encoder's view, when it was asked
 
     @property
     def answered(self) -> bool:
@@ -213,10 +207,6 @@ def _general_weight(word: str) -> float:
 
 
 LATIN_NAME_WEIGHT = 1.0
-LATIN_FILLER = frozenset(
-    "the and you are but not yes haha hhh lol omg wow hey hello nice good ok okay pls plz please"
-    " thanks thank thx sorry what how why when where who which can does yeah yep nope".split()
-)
 
 
 # what kind of thing an answer states, as the question words that ask for it: an answer with an
@@ -281,9 +271,13 @@ class FaqMatcher:
         entries: Iterable[FaqEntry],
         vocab: Vocabulary,
         thresholds: Thresholds | None = None,
+        *,
+        chatter: Iterable[str] = (),
+        semantic: SemanticIndex | None = None,
     ) -> None:
         self.entries = tuple(entries)
         self.thresholds = thresholds or Thresholds()
+        self.semantic = semantic
         texts: list[str] = []
         for e in self.entries:
             texts += [e.question, *e.examples, *e.keywords, e.short, e.answer]
@@ -294,6 +288,8 @@ class FaqMatcher:
         self._canonical = frozenset(vocab.tokens.values()) | {w for w, c in vocab.strings.items() if w == c}
         self._cache: dict[str, FaqMatch] = {}
         self._feat_cache: dict[str, _Feats] = {}
+        # messages ops marked as chatter: never answered, however they are spelt (width, case, emoji)
+        self._chatter = frozenset(k for k in (self._chatter_key(t) for t in chatter) if k)
 
         # entry-level document frequency of every unit (question, examples, keywords)
         analysed: list[list[tuple[str, str, Analysis]]] = []
@@ -569,15 +565,66 @@ class FaqMatcher:
                 gate = GateResult(QUESTION, problem)
         return a, gate
 
+    def attach_semantic(self, index: SemanticIndex) -> None:
+        """Add the encoder's index once it is built (it takes a while, see ``FaqStore.load``); the memo
+        of verdicts given without it is dropped."""
+        self.semantic = index
+        self._cache = {}
+
+    def cached(self, text: str) -> bool:
+        return text in self._cache
+
     def match(self, text: str) -> FaqMatch:
         cached = self._cache.get(text)
         if cached is not None:
             return cached
         result = self._match(text)
+        if self.semantic is not None and result.faq_id is None and result.question_like and result.reason != "chatter":
+            result = self._second_opinion(text, result)
         if len(self._cache) > 4096:  # viewers repeat themselves; a bounded memo is plenty
             self._cache.clear()
         self._cache[text] = result
         return result
+
+    def _chatter_key(self, text: str) -> str:
+        return "".join(self.analyzer.analyze(text).units)
+
+    def _second_opinion(self, text: str, m: FaqMatch) -> FaqMatch:
+        """Ask the sentence encoder about a question the words abstained on (see ``semantic.py``)."""
+        assert self.semantic is not None
+        a, gate = self.analyze(text)
+        weights = self.message_weights(a, gate)
+        if not any(w > 0.3 and u not in QUESTION_WORDS for u, w in weights.items()):
+            return m  # only question words (多少钱, 怎么办): nothing to be near to
+        if any(self._is_latin_name(u) for u in weights):
+            return m  # a name no table knows (photoshop能看吗): the encoder cannot know it either
+        try:
+            opinion = self.semantic.opinion(text)
+        except Exception:  # the encoder is an extra: a failure there costs an answer, never the room
+            log.exception("FAQ sentence encoder failed on %r", text[:80])
+            return m
+        faq_id, said = decide(opinion, m.best_id, dict(m.candidates))
+        if faq_id is not None:
+            index = next(i for i, e in enumerate(self.entries) if e.id == faq_id)
+            # a price question is the one kind whose absence the answers show reliably (an amount of
+            # money); times and sizes hide in too many forms to veto the encoder with
+            missing = [PRICE_WORD] if PRICE_WORD in weights and not self._states(index, PRICE_WORD) else []
+            if missing:
+                faq_id, said = None, said.replace("answered", f"but it never states {'/'.join(missing)}")
+        if faq_id is None:
+            return dataclasses.replace(m, semantic=said, why=f"{m.why}; {said}")
+        entry = next(e for e in self.entries if e.id == faq_id)
+        score = dict(m.candidates).get(faq_id, m.score)
+        return dataclasses.replace(
+            m, faq_id=faq_id, entry=entry, best_id=faq_id, score=score, reason="", semantic=said, why=f"{m.why}; {said}"
+        )
+
+    def _unstated(self, weights: dict[str, float], entry: int) -> list[str]:
+        """What the message asks (a time, an amount, a size, a person, a price) that the entry never states."""
+        missing = [u for u in KIND_WORDS.intersection(weights) if not self._states(entry, KIND_ALIASES.get(u, u))]
+        if PRICE_WORD in weights and not self._states(entry, PRICE_WORD):
+            missing.append(PRICE_WORD)  # 虾多少钱一斤 is not answered by how many go to a 斤
+        return missing
 
     def _focus(self, gate: GateResult | None) -> set[str]:
         """The words of a problem/request cue (碎 -> 破损, 少了 -> 少发): what the message is about."""
@@ -620,9 +667,6 @@ class FaqMatcher:
                 q_units[u] *= INTENT_BOOST
             if ARRIVAL_WORD in q_units:
                 q_units[ARRIVAL_WORD] = min(q_units[ARRIVAL_WORD], 0.3)
-        if not SIZE_WORDS.isdisjoint(q_units) and SIZE_UNIT not in q_units:
-            # 床有多宽 asks the size (尺寸是多少)
-            q_units[SIZE_UNIT] = self.weight(SIZE_UNIT) * 0.8
         if not TIME_WORDS.intersection(q_units) and not TIME_POINTS.isdisjoint(a.units):
             # 今天拍今天发吗: a yes/no question about a day asks when
             q_units[WHEN_WORD] = self.weight(WHEN_WORD)
@@ -765,6 +809,8 @@ class FaqMatcher:
 
     def _match(self, text: str) -> FaqMatch:
         a, gate = self.analyze(text)
+        if self._chatter and "".join(a.units) in self._chatter:
+            return FaqMatch(None, 0.0, None, gate=gate.kind, reason="chatter", why="marked as chatter by ops")
         if gate.kind == STATEMENT:
             return FaqMatch(None, 0.0, None, gate=gate.kind, reason="statement", why=f"gate: {gate}")
         weights = self.message_weights(a, gate)
@@ -796,6 +842,7 @@ class FaqMatcher:
             matched=tuple(top.covered),
             unmatched=unmatched,
             has_words=has_words,
+            candidates=tuple((self.entries[r.entry].id, round(r.score, 4)) for r in ranked[:8]),
         )
         if top.content < t.min_content:
             return FaqMatch(None, score, None, reason="no_content", why=why + "; no content word matched", **common)
@@ -817,7 +864,7 @@ class FaqMatcher:
             # the entry answers a neighbouring question, not this one
             why += f"; key word {key} unexplained and below {t.key_threshold:.2f}"
             return FaqMatch(None, score, None, reason="below_threshold", why=why, **common)
-        missing = [u for u in KIND_WORDS.intersection(weights) if not self._states(top.entry, KIND_ALIASES.get(u, u))]
+        missing = self._unstated(weights, top.entry)
         if missing:
             # the message asks a time, an amount, a size or a person the entry never states
             why += f"; asks {'/'.join(missing)}, which the entry never states"

@@ -213,7 +213,7 @@ class FaqResponder:
             if ignored:
                 log.debug("room %s: not answering %s message", self.room, ignored)
             return
-        m = self.store.match(msg.text)
+        m = await self.store.match_async(msg.text)
         if not m.answered or m.entry is None:
             if m.question_like:
                 self.store.record_unanswered(self.room, msg.user.name if msg.user else "", msg.text, m)

@@ -25,14 +25,16 @@ import contextlib
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.faq.faqfile import FaqEntry, FaqFile, FaqFileError, load_faq, parse_faq
-from bot.faq.matcher import FaqMatch, FaqMatcher, Thresholds
+from bot.faq.matcher import FaqMatch, FaqMatcher, Thresholds, split_question
+from bot.faq.semantic import SemanticIndex, disabled_reason
 from bot.faq.vocab import build_vocabulary
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,14 @@ class Unanswered:
     reason: str
 
 
-def build_matcher(faq: FaqFile, thresholds: Thresholds | None = None) -> FaqMatcher:
-    return FaqMatcher(faq.entries, build_vocabulary(faq.synonyms, faq.classes, faq.cues), thresholds)
+def build_matcher(faq: FaqFile, thresholds: Thresholds | None = None, *, semantic: bool | None = None) -> FaqMatcher:
+    """The matcher for one FAQ version. ``semantic`` None: with the sentence encoder when it is
+    installed and not switched off (``semantic.disabled_reason``)."""
+    if semantic is None:
+        semantic = disabled_reason() is None
+    index = SemanticIndex(faq.entries, split_question) if semantic else None
+    vocab = build_vocabulary(faq.synonyms, faq.classes, faq.cues)
+    return FaqMatcher(faq.entries, vocab, thresholds, chatter=faq.chatter, semantic=index)
 
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
@@ -85,12 +93,38 @@ class FaqStore:
         self._stat = _stat_key(self.path)
         self._bad_digest: str | None = None
         self._reload_lock = asyncio.Lock()
+        self._edit_lock = asyncio.Lock()
+        self._semantic_thread: threading.Thread | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], thresholds: Thresholds | None = None) -> FaqStore:
-        """Validate and index the file; raises FaqFileError (one line naming file, entry and field)."""
+        """Validate and index the file; raises FaqFileError (one line naming file, entry and field).
+
+        The words are indexed at once; the sentence encoder (when installed) embeds the entries in a
+        background thread, so a bot starts answering in well under a second even where embedding a
+        large FAQ takes a while (``wait_semantic`` waits for it: the CLI and the tests do)."""
         faq = load_faq(path)
-        return cls(path, faq, build_matcher(faq, thresholds), thresholds)
+        store = cls(path, faq, build_matcher(faq, thresholds, semantic=False), thresholds)
+        if disabled_reason() is None:
+            store._semantic_thread = threading.Thread(
+                target=store._attach_semantic, args=(store.matcher,), name=f"faq-embed:{store.path.name}", daemon=True
+            )
+            store._semantic_thread.start()
+        return store
+
+    def _attach_semantic(self, matcher: FaqMatcher) -> None:
+        try:
+            index = SemanticIndex(matcher.entries, split_question)
+        except Exception:  # the encoder is an extra: without it the words still answer
+            log.exception("FAQ %s: the sentence encoder failed; answering on words alone", self.path)
+            return
+        matcher.attach_semantic(index)
+        log.info("FAQ %s: sentence encoder ready (%d entries)", self.path, len(matcher.entries))
+
+    def wait_semantic(self, timeout: float | None = None) -> None:
+        """Block until the background embedding of the first version is done (no-op without it)."""
+        if self._semantic_thread is not None:
+            self._semantic_thread.join(timeout)
 
     @property
     def entries(self) -> tuple[FaqEntry, ...]:
@@ -107,6 +141,14 @@ class FaqStore:
         except Exception:  # a bug must not kill a room loop; the message is simply not answered
             log.exception("FAQ matcher failed on %r", text[:80])
             return FaqMatch(None, 0.0, None, gate="keyword", reason="error", why="matcher error (logged)")
+
+    async def match_async(self, text: str) -> FaqMatch:
+        """``match``, in a worker thread when it may ask the sentence encoder (tens of milliseconds a new
+        message on a busy PC: too long for the event loop); memoized messages are answered inline."""
+        matcher = self.matcher
+        if matcher.semantic is None or matcher.cached(text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else ""):
+            return self.match(text)
+        return await asyncio.to_thread(self.match, text)
 
     def record_unanswered(self, room: str, user: str, text: str, m: FaqMatch) -> None:
         self.unanswered.appendleft(
@@ -209,6 +251,20 @@ class FaqStore:
             self._stat = _stat_key(self.path)
         log.info("FAQ %s saved from the admin page: version %d", self.path, self.version)
         return faq
+
+    async def edit(self, change: Callable[[str], tuple[str, bool]]) -> bool:
+        """Apply ``change`` (file text -> (new text, changed), see ``edit.py``) to the file on disk and
+        serve the result. Edits are serialized, so two ops clicking at once both land. Raises
+        FaqFileError when the file cannot be read or the result does not validate (nothing written)."""
+        async with self._edit_lock:
+            try:
+                text = await asyncio.to_thread(self.path.read_text, "utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise FaqFileError(self.path, f"cannot read: {exc}") from None
+            new, changed = change(text)
+            if changed:
+                await self.save(new)
+            return changed
 
     def read_text(self) -> str:
         """The file as it is on disk (it may hold a bad edit); the served version's path if unreadable."""

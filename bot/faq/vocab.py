@@ -57,6 +57,13 @@ def shipped_tables() -> dict[str, dict[str, list[str]]]:
     return out
 
 
+@functools.cache
+def words_table() -> dict[str, list[str]]:
+    """``bot/faq/data/words.toml``: the word lists the matcher weighs by (question, function, ...)."""
+    data = resources.files("bot.faq").joinpath("data")
+    return dict(tomllib.loads(data.joinpath("words.toml").read_text("utf-8"))["words"])
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     # variant -> canonical (CJK variants of 2+ chars and canonical words themselves, for the

