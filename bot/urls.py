@@ -31,6 +31,8 @@ def print_urls(settings: Settings, out=sys.stdout) -> None:  # type: ignore[no-u
             f"  speech ingest: POST {base}/api/rooms/{room.name}/speech  (Authorization: Bearer {room.ingest_token})",
             file=out,
         )
+        if settings.server.admin_token:
+            print(f"  post-stream report: {base}/report/{room.name}?token={settings.server.admin_token}", file=out)
     if settings.server.admin_token:
         print(f"admin (FAQ editor): {base}/admin/faq?token={settings.server.admin_token}", file=out)
     print(f"health: {base}/healthz", file=out)

@@ -23,8 +23,6 @@ import logging
 import time
 from typing import Any
 
-import aiohttp
-
 from bot.adapters.base import Adapter, SendError
 from bot.audit import AuditLog
 from bot.bus.redis import RedisBus, current_unit
@@ -137,7 +135,7 @@ class Worker(Service):
 
     async def start(self) -> None:
         await self.bus.start()
-        self.http = aiohttp.ClientSession()
+        self.http = self._http_session()  # sized from the rooms, as in one process
         # the rest waits for Redis; /healthz and /metrics answer meanwhile
         self._boot = asyncio.create_task(self._boot_up(), name="worker-boot")
 
