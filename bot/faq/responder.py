@@ -422,7 +422,10 @@ class FaqResponder:
             reason=reason,
             askers=tuple(u for u in askers if u is not None),
         )
-        log.info(
+        # every decision is in the audit log; the process log keeps what went out (or failed to) at
+        # INFO, so a busy room's chatter does not cost a log line a message
+        log.log(
+            logging.INFO if action in ("sent", "failed") else logging.DEBUG,
             "room %s: faq %s%s %s%s for %r",
             self.room,
             action,
