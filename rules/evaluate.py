@@ -1,7 +1,9 @@
 """Evaluation over a labelled directory (violating.tsv + benign.txt, see shared/data/README.md).
 
-- recall: a violating sentence counts when a block/warn hit reports a phrase that is a substring or
-  superstring of the expected one (第一 for 全网销量第一); its category is scored separately.
+- recall: a violating sentence counts when a block/warn hit names the expected claim: its phrase or the
+  text it matched is a substring or superstring of the expected phrase (第一 for 全网销量第一, matched
+  百分之百安全 for 百分之百), or holds the expected phrase with a few filler characters between its parts
+  (matched 专家都推荐 for 专家推荐); its category is scored separately.
 - false alarms: benign sentences with any block/warn hit (info hits are advice, not alarms).
 """
 
@@ -46,9 +48,25 @@ class EvalResult:
         return self.false_alarms / self.benign if self.benign else 0.0
 
 
+MAX_FILLER = 4  # characters a matched span may hold between the parts of the expected phrase
+
+
 def phrase_accepted(reported: str, expected: str, fold) -> bool:
     r, e = fold(reported), fold(expected)
     return bool(r) and bool(e) and (r in e or e in r)
+
+
+def hit_accepted(hit: Hit, expected: str, fold) -> bool:
+    """Does this hit name the expected claim? (see the module docstring)"""
+    if phrase_accepted(hit.phrase, expected, fold) or phrase_accepted(hit.matched, expected, fold):
+        return True
+    m, e = fold(hit.matched), fold(expected)
+    return bool(e) and len(m) <= len(e) + MAX_FILLER and _in_order(e, m)
+
+
+def _in_order(needle: str, hay: str) -> bool:
+    it = iter(hay)
+    return all(c in it for c in needle)
 
 
 def read_violating(path: Path) -> list[tuple[str, str, str]]:
@@ -82,7 +100,7 @@ def evaluate(engine: RuleEngine, data_dir: Path, scope: str = "speech") -> EvalR
         if hits:
             score.flagged += 1
             result.flagged += 1
-        accepted = [h for h in hits if phrase_accepted(h.phrase, expected, fold)]
+        accepted = [h for h in hits if hit_accepted(h, expected, fold)]
         if accepted:
             score.caught += 1
             result.caught += 1
