@@ -267,15 +267,24 @@ class RuleEngine:
                     entry[2].append((ridx, phrase))
         keys = list(entries)
         self._sound_masks = [entries[k][0] for k in keys]
-        self._sound_info = []
-        for k in keys:
-            _mask, exact, alikes = entries[k]
-            by_bit = self._by_bit(tuple(sorted(alikes, key=lambda p: -p[0]))) if alikes else None
-            self._sound_info.append((frozenset(exact), by_bit))
-        self._sound_automaton = ahocorasick_rs.AhoCorasick(
+        # A coded key whose exact spellings carry no mask (an allow-context such as 最近) can still stand
+        # over a sound-alike (醉近...): the scan checks those few matches against their spellings.
+        self._sound_exact = [frozenset(entries[k][1]) if not entries[k][0] and entries[k][1] else None for k in keys]
+        self._find_sound = ahocorasick_rs.AhoCorasick(
             keys or ["\0\0"], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
-        )
-        self._find_sound = self._sound_automaton.find_matches_as_indexes
+        ).find_matches_as_indexes
+        # The slow path looks for sound-alikes with an automaton of the sound-matched phrases alone, so a
+        # longer exact key in sound form (全网最, a pattern's trigger) cannot hide one (全网醉火).
+        alike_keys = [k for k in keys if entries[k][2]]
+        self._alike_info = []
+        for k in alike_keys:
+            _mask, exact, alikes = entries[k]
+            by_bit = self._by_bit(tuple(sorted(alikes, key=lambda p: -p[0])))
+            canonical = {fold(p) for _r, p in alikes}
+            self._alike_info.append((frozenset(exact), by_bit, tuple(canonical)))
+        self._find_alikes = ahocorasick_rs.AhoCorasick(
+            alike_keys or ["\0\0"], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+        ).find_matches_as_indexes
         self._code = coder.code
 
     def _gap_pattern(self, rule: Rule, fillers: list[str]):  # type: ignore[no-untyped-def]
@@ -290,15 +299,15 @@ class RuleEngine:
             key = fold(phrase)
             if len(key) < 3 or not all(map(_is_cjk, key)):
                 continue
-            words = jieba.lcut(key, HMM=False)
-            if len(words) < 2:
-                continue
-            canonical.setdefault(key, phrase)
+            # A gap may open at a word edge with two characters or more on each side (全网|最低,
+            # 医生|推荐, 卫健委|认可): one-character parts would make every 一 or 最 a trigger.
             cut = 0
-            for word in words[:-1]:
+            for word in jieba.lcut(key, HMM=False)[:-1]:
                 cut += len(word)
-                lefts.add(key[:cut])
-                rights.add(key[cut:])
+                if cut >= 2 and len(key) - cut >= 2:
+                    canonical.setdefault(key, phrase)
+                    lefts.add(key[:cut])
+                    rights.add(key[cut:])
         if not canonical:
             return None
         filler = _alternation([re.escape(fold(f)) for f in fillers if fold(f)])
@@ -399,21 +408,25 @@ class RuleEngine:
         else:
             norm, marked = self._fold_marked(text)
         # One pass over the sound form finds exact spellings and sound-alikes alike.
-        found = self._find_sound(self._code(norm))
+        coded = self._code(norm)
         masks = self._sound_masks
-        for idx, _start, _end in found:
+        exact = self._sound_exact
+        for idx, start, end in self._find_sound(coded):
             if masks[idx] & bit:
-                return self._resolve(text, norm, marked, found, bit)
+                return self._resolve(text, norm, marked, coded, bit)
+            spellings = exact[idx]
+            if spellings is not None and norm[start:end] not in spellings:
+                return self._resolve(text, norm, marked, coded, bit)  # a sound-alike, not the allow-context
         return []  # nothing, or only allow-contexts (第一次, 最近): the common case ends here
 
-    def _resolve(self, text: str, norm: str, marked: str | None, sound: list, bit: int) -> list[Hit]:
+    def _resolve(self, text: str, norm: str, marked: str | None, coded: str, bit: int) -> list[Hit]:
         """The slow path: offsets, patterns, leftmost-longest selection, context checks, hits."""
         offs: OffsetMap | None = None  # None: identity (the line needed no folding)
         if marked is None and _REPEAT.search(text):
             # The fast path left doubles at key edges alone (最最低 still contains 最低); patterns and
             # offsets want them collapsed, so fold and match again (rare: only lines with a double).
             norm, marked = self._fold_marked(text)
-            sound = self._find_sound(self._code(norm))
+            coded = self._code(norm)
         found = self._find(norm)
         if marked is not None and not (len(marked) == len(text) == len(norm)):
             # (Same length all through: only 1:1 mappings such as traditional -> simplified, so the
@@ -436,7 +449,7 @@ class RuleEngine:
                 pick = by_bit[bit]  # None for a pure pattern trigger
                 if pick is not None:
                     cands.append((start, end, pick))
-        alikes = self._sound_alikes(norm, sound, bit)
+        alikes = self._sound_alikes(norm, coded, bit)
         if alikes:
             cands.extend(alikes)
         if pattern_ids:
@@ -473,25 +486,21 @@ class RuleEngine:
             hits.append(hit)
         return hits
 
-    def _sound_alikes(self, norm: str, sound: list, bit: int) -> list:
-        """Candidates the sound pass found that no exact spelling explains (全网醉低价, 权威机枸), for
-        phrases long enough to be sure: the matched text must be no dictionary word of its own and must
-        sit on word edges of the text around it (喝醉好难受 cuts 喝醉|好, so 醉好 is not 最好)."""
+    def _sound_alikes(self, norm: str, coded: str, bit: int) -> list:
+        """Candidates that sound like a phrase (全网醉低价, 权威机枸, 威心) without being one of its
+        spellings, where the sound-alike is sure to be meant (see _plausible_alike)."""
         out = []
-        info = self._sound_info
-        for idx, start, end in sound:
-            exact, by_bit = info[idx]
-            if by_bit is None:
-                continue
+        info = self._alike_info
+        for idx, start, end in self._find_alikes(coded):
+            exact, by_bit, canonical = info[idx]
             pick = by_bit[bit]
             if pick is None:
                 continue
             said = norm[start:end]
             if said in exact:
                 continue  # an exact spelling: the exact pass reports it, with its own context checks
-            if _jieba().dt.FREQ.get(said) or not _on_word_boundaries(norm, start, end):
-                continue
-            out.append((start, end, pick))
+            if _plausible_alike(norm, start, end, canonical):
+                out.append((start, end, pick))
         return out
 
     def _add_patterns(self, cands, pattern_ids, norm, offs, bit):  # type: ignore[no-untyped-def]
@@ -504,15 +513,27 @@ class RuleEngine:
             for m in pat.regex.finditer(norm):
                 if m.end() > m.start() and _latin_edges_ok(norm, offs, m.start(), m.end()):
                     if pat.gap is not None:  # a phrase with fillers between its words
-                        phrase = pat.gap.get(m.group(1) + m.group(2))
-                        if phrase is not None:
-                            cands.append((m.start(), m.end(), (pat.rule, phrase, {**pat.template, "phrase": phrase})))
+                        found = _gap_phrase(m, pat.gap)
+                        if found is not None:
+                            phrase, end = found
+                            cands.append((m.start(), end, (pat.rule, phrase, {**pat.template, "phrase": phrase})))
                     elif pat.phrase == MATCH_PHRASE:  # report what was said, normalized (最服帖, 治牙周炎)
                         phrase = m.group(0)
                         cands.append((m.start(), m.end(), (pat.rule, phrase, {**pat.template, "phrase": phrase})))
                     else:
                         cands.append((m.start(), m.end(), (pat.rule, pat.phrase, pat.template)))
         return _leftmost_longest(cands)
+
+
+def _gap_phrase(m: re.Match[str], phrases: dict[str, str]) -> tuple[str, int] | None:
+    """The phrase a gap match spells, and where it ends: the regex takes the longest right-hand word
+    (推荐的), the phrase may be a shorter one (医生都推荐)."""
+    left, right = m.group(1), m.group(2)
+    for cut in range(len(right), 0, -1):
+        phrase = phrases.get(left + right[:cut])
+        if phrase is not None:
+            return phrase, m.start(2) + cut
+    return None
 
 
 def _leftmost_longest(cands: list) -> list:
@@ -658,6 +679,37 @@ def _dag_bounds(s: str, jieba) -> set[int]:  # type: ignore[no-untyped-def]
             break
         x = y
     return bounds
+
+
+def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]) -> bool:
+    """Is norm[start:end], which sounds like one of the canonical phrases, meant as that phrase?
+    - It is no dictionary word itself (升值 / 升职 are both words: neither is a slip for the other).
+    - Each character that differs from the phrase sits in a word of jieba's cut of the text around it
+      that lies inside the match and is no dictionary word of two or more characters (一定升职 cuts
+      升职, a word: not 一定升值; 主播威心 cuts 威心, no word: 主播微信).
+    - A two-character match must also start and end on word edges (喝醉好难受 cuts 喝醉|好: not 最好;
+      这个地一直 cuts 地|一直: not 第一)."""
+    said = norm[start:end]
+    freq = _jieba().dt.FREQ
+    if freq.get(said):
+        return False
+    lo = max(0, start - 8)
+    bounds = sorted(_cut_bounds(norm[lo : min(len(norm), end + 8)]))
+    edges = [b + lo for b in bounds]
+    if end - start <= 2 and (start not in edges or end not in edges):
+        return False
+    phrase = min(canonical, key=lambda c: sum(a != b for a, b in zip(c, said, strict=False)))
+    for i, (want, got) in enumerate(zip(phrase, said, strict=False)):
+        if want == got:
+            continue
+        pos = start + i
+        w_start = max(e for e in edges if e <= pos)
+        w_end = min(e for e in edges if e > pos)
+        if w_start < start or w_end > end:
+            return False  # the slip is glued into a word that reaches outside the phrase
+        if w_end - w_start >= 2 and freq.get(norm[w_start:w_end]):
+            return False  # ...or is an ordinary word of its own
+    return True
 
 
 def _on_word_boundaries(norm: str, start: int, end: int) -> bool:
