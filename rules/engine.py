@@ -64,6 +64,7 @@ DEFAULT_GRAMMAR = {
     "fillers": [],  # words a gap-tolerant phrase may hold between its words (全网就我们家最低)
 }
 SPAN_WINDOW = 20
+GAP_REACH = 14  # characters after a gap pattern's left word in which a right word must start
 CONTEXT_WINDOW = 16  # characters on each side a [[context]] regex sees
 _CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]")
 
@@ -150,6 +151,10 @@ class RuleEngine:
         phrase_map: dict[str, list[tuple[int, str]]] = {}
         allow_keys: set[str] = set()
         trigger_map: dict[str, list[int]] = {}
+        # A gap pattern's left-hand words (全网, 医生) are common: they send a line to the slow path only
+        # when one of the pattern's right-hand words (最低, 推荐) follows them (checked by one regex).
+        self._gap_masks: dict[str, int] = {}
+        self._gap_rights: dict[str, set[str]] = {}
         patterns: list[_CompiledPattern] = []
         scope_mask: dict[str, int] = {}
         self._unless: list[re.Pattern[str] | None] = []
@@ -188,18 +193,22 @@ class RuleEngine:
                 except (ValueError, re.error) as e:
                     self.errors.append(PackError(rule.source, rule.id, f"pattern {pat.regex!r}: {e}"))
                     continue
-                compiled.append((regex, triggers, pat.phrase, None))
+                compiled.append((regex, triggers, pat.phrase, None, None))
             if rule.gap and fillers:
                 gapped = self._gap_pattern(rule, fillers)
                 if gapped is not None:
                     compiled.append(gapped)
-            for regex, triggers, phrase, gap in compiled:
+            for regex, triggers, phrase, gap, rights in compiled:
                 pidx = len(patterns)
                 template = {**self._hit_base[ridx], "phrase": phrase}
                 patterns.append(_CompiledPattern(ridx, regex, phrase, template, gap))
                 for t in triggers:
                     trigger_map.setdefault(t, []).append(pidx)
-                    scope_mask[t] = scope_mask.get(t, 0) | mask
+                    if rights is None:
+                        scope_mask[t] = scope_mask.get(t, 0) | mask
+                    else:
+                        self._gap_masks[t] = self._gap_masks.get(t, 0) | mask
+                        self._gap_rights.setdefault(t, set()).update(rights)
 
         self._patterns = tuple(patterns)
         # Per rule: (unless regex, negation window, jieba boundary), or None when the rule has no check.
@@ -231,6 +240,7 @@ class RuleEngine:
             [info.key for info in self._keys] or ["\0\0"], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
         )
         self._find = self._automaton.find_matches_as_indexes
+        self._key_index = {info.key: i for i, info in enumerate(self._keys)}
         self._build_sound_automaton(lookalikes or {})
         # Doubling a character at a key's edge cannot hide the key (最最低 still contains 最低), so the fast
         # path only looks for doubled characters that occur inside some key (a small, cheap class).
@@ -240,6 +250,7 @@ class RuleEngine:
         self._has_keys = bool(self._keys)
         if any(r.boundary for r in self.rules) or self._sound_phrases:
             _jieba()  # load the dictionary now, not on the first hit in a live room
+        self._freq = _jieba().dt.FREQ if self._sound_phrases else {}
 
     def _build_sound_automaton(self, lookalikes: dict[str, list[str]]) -> None:
         """The automaton the scan runs: every key in its sound form (see phonetic.py). A coded key stands
@@ -247,11 +258,19 @@ class RuleEngine:
         rules with `phonetic` set and enough ideographs, for any sound-alike of them."""
         coder = self._coder = SoundCoder(lookalikes)
         fold = self._norm.fold
-        entries: dict[str, list] = {}  # coded key -> [mask, exact spellings, sound-alike phrases]
+        # coded key -> [exact mask, exact spellings, sound-alike phrases, sound-alike mask, gap mask, gap rights]
+        entries: dict[str, list] = {}
+
+        def entry_for(coded: str) -> list:
+            return entries.setdefault(coded, [0, set(), [], 0, 0, set()])
+
         for info, value in zip(self._keys, self._values, strict=True):
-            entry = entries.setdefault(coder.code(info.key), [0, set(), []])
+            entry = entry_for(coder.code(info.key))
             entry[0] |= value[0]
             entry[1].add(info.key)
+            if info.key in self._gap_masks:
+                entry[4] |= self._gap_masks[info.key]
+                entry[5] |= self._gap_rights[info.key]
         self._sound_phrases = 0
         for ridx, rule in enumerate(self.rules):
             if not rule.phonetic:
@@ -262,14 +281,18 @@ class RuleEngine:
                     continue
                 self._sound_phrases += 1
                 for coded in coder.keys(key):
-                    entry = entries.setdefault(coded, [0, set(), []])
-                    entry[0] |= self._rule_masks[ridx]
+                    entry = entry_for(coded)
+                    entry[3] |= self._rule_masks[ridx]
                     entry[2].append((ridx, phrase))
         keys = list(entries)
-        self._sound_masks = [entries[k][0] for k in keys]
-        # A coded key whose exact spellings carry no mask (an allow-context such as 最近) can still stand
-        # over a sound-alike (醉近...): the scan checks those few matches against their spellings.
-        self._sound_exact = [frozenset(entries[k][1]) if not entries[k][0] and entries[k][1] else None for k in keys]
+        # What the fast path needs per coded key, flat: a match goes to the slow path when it is an exact
+        # spelling of a key active in the scope (and, for a gap pattern's left word, a right word follows),
+        # or, where a sound-matched phrase has this key, when what was said is no dictionary word.
+        self._sound_fast = []
+        for k in keys:
+            exact_mask, exact, _alikes, alike_mask, gap_mask, rights = entries[k]
+            gap_re = re.compile("|".join(map(re.escape, sorted(rights, key=len, reverse=True)))) if rights else None
+            self._sound_fast.append((frozenset(exact), exact_mask, alike_mask, gap_mask, gap_re))
         self._find_sound = ahocorasick_rs.AhoCorasick(
             keys or ["\0\0"], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
         ).find_matches_as_indexes
@@ -278,7 +301,7 @@ class RuleEngine:
         alike_keys = [k for k in keys if entries[k][2]]
         self._alike_info = []
         for k in alike_keys:
-            _mask, exact, alikes = entries[k]
+            exact, alikes = entries[k][1], entries[k][2]
             by_bit = self._by_bit(tuple(sorted(alikes, key=lambda p: -p[0])))
             canonical = {fold(p) for _r, p in alikes}
             self._alike_info.append((frozenset(exact), by_bit, tuple(canonical)))
@@ -314,7 +337,7 @@ class RuleEngine:
         left = "|".join(map(re.escape, sorted(lefts, key=len, reverse=True)))
         right = "|".join(map(re.escape, sorted(rights, key=len, reverse=True)))
         regex = re.compile(f"({left})(?:{filler}){{1,{rule.gap}}}({right})")
-        return regex, sorted(lefts), "{gap}", canonical
+        return regex, sorted(lefts), "{gap}", canonical, rights
 
     def _exemptions(self, contexts: list[Context]) -> list[tuple[_Exemption, ...]]:
         per_rule: list[list[_Exemption]] = [[] for _ in self.rules]
@@ -409,17 +432,19 @@ class RuleEngine:
             norm, marked = self._fold_marked(text)
         # One pass over the sound form finds exact spellings and sound-alikes alike.
         coded = self._code(norm)
-        masks = self._sound_masks
-        exact = self._sound_exact
-        for idx, start, end in self._find_sound(coded):
-            if masks[idx] & bit:
-                return self._resolve(text, norm, marked, coded, bit)
-            spellings = exact[idx]
-            if spellings is not None and norm[start:end] not in spellings:
-                return self._resolve(text, norm, marked, coded, bit)  # a sound-alike, not the allow-context
+        fast = self._sound_fast
+        found = self._find_sound(coded)
+        for idx, start, end in found:
+            exact, exact_mask, alike_mask, gap_mask, gap_re = fast[idx]
+            said = norm[start:end]
+            if said in exact:
+                if exact_mask & bit or (gap_mask & bit and gap_re.search(norm, end, end + GAP_REACH) is not None):
+                    return self._resolve(text, norm, marked, coded, found, bit)
+            elif alike_mask & bit and said not in self._freq:
+                return self._resolve(text, norm, marked, coded, found, bit)  # a sound-alike (全网醉低价)
         return []  # nothing, or only allow-contexts (第一次, 最近): the common case ends here
 
-    def _resolve(self, text: str, norm: str, marked: str | None, coded: str, bit: int) -> list[Hit]:
+    def _resolve(self, text: str, norm: str, marked: str | None, coded: str, sound: list, bit: int) -> list[Hit]:
         """The slow path: offsets, patterns, leftmost-longest selection, context checks, hits."""
         offs: OffsetMap | None = None  # None: identity (the line needed no folding)
         if marked is None and _REPEAT.search(text):
@@ -427,7 +452,26 @@ class RuleEngine:
             # offsets want them collapsed, so fold and match again (rare: only lines with a double).
             norm, marked = self._fold_marked(text)
             coded = self._code(norm)
-        found = self._find(norm)
+            sound = self._find_sound(coded)
+        # When every match of the sound pass is an exact spelling, it is what the exact automaton would
+        # find (same keys, leftmost-longest) and nothing sounds like a phrase: no second or third pass.
+        # A one-character match that is no exact spelling (直 in the sound form of the trigger 治) hides no
+        # key: a longer key at its position would have won, and none starts inside it.
+        key_index = self._key_index
+        fast = self._sound_fast
+        found = []
+        alike = rescan = False
+        for idx, start, end in sound:
+            k = key_index.get(norm[start:end])
+            if k is not None:
+                found.append((k, start, end))
+                continue
+            if fast[idx][2]:
+                alike = True
+            if end - start > 1:
+                rescan = True
+        if rescan:
+            found = self._find(norm)
         if marked is not None and not (len(marked) == len(text) == len(norm)):
             # (Same length all through: only 1:1 mappings such as traditional -> simplified, so the
             # offsets are the identity.)
@@ -449,7 +493,7 @@ class RuleEngine:
                 pick = by_bit[bit]  # None for a pure pattern trigger
                 if pick is not None:
                     cands.append((start, end, pick))
-        alikes = self._sound_alikes(norm, coded, bit)
+        alikes = self._sound_alikes(norm, coded, bit) if alike else None
         if alikes:
             cands.extend(alikes)
         if pattern_ids:

@@ -18,7 +18,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 _CJK_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00))
-_PUA = 0xF0000  # supplementary private use area A: never in real text, never folded by normalization
+# The BMP private use area: normalization deletes private-use characters, so none reaches the coder from
+# the input, and BMP code points keep the coded string narrow (str.translate is faster into UCS-2).
+_PUA = 0xE000
 
 
 @lru_cache(maxsize=1)
@@ -87,5 +89,3 @@ def _context_key(phrase: str, ids: dict[str, int]) -> str | None:
     return key
 
 
-def is_coded(ch: str) -> bool:
-    return ord(ch) >= _PUA
