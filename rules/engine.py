@@ -440,8 +440,10 @@ class RuleEngine:
             if said in exact:
                 if exact_mask & bit or (gap_mask & bit and gap_re.search(norm, end, end + GAP_REACH) is not None):
                     return self._resolve(text, norm, marked, coded, found, bit)
-            elif alike_mask & bit and said not in self._freq:
-                return self._resolve(text, norm, marked, coded, found, bit)  # a sound-alike (全网醉低价)
+            elif (alike_mask & bit and said not in self._freq) or end - start > 1:
+                # A sound-alike (全网醉低价), or a longer key's sound form over other words (全网醉 in the
+                # form of 全网最) that may hide an exact key or a sound-alike (醉火): look closer.
+                return self._resolve(text, norm, marked, coded, found, bit)
         return []  # nothing, or only allow-contexts (第一次, 最近): the common case ends here
 
     def _resolve(self, text: str, norm: str, marked: str | None, coded: str, sound: list, bit: int) -> list[Hit]:
@@ -469,7 +471,7 @@ class RuleEngine:
             if fast[idx][2]:
                 alike = True
             if end - start > 1:
-                rescan = True
+                rescan = alike = True  # it may stand over an exact key or a sound-alike
         if rescan:
             found = self._find(norm)
         if marked is not None and not (len(marked) == len(text) == len(norm)):
