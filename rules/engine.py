@@ -216,21 +216,26 @@ class RuleEngine:
             (self._unless[i], r.negation, r.boundary) if (self._unless[i] or r.negation or r.boundary) else None
             for i, r in enumerate(self.rules)
         ]
+        all_keys = set(phrase_map) | allow_keys | set(trigger_map)
+        # Only the keys gap patterns add (全网最) inherit: the packs were written knowing which of their
+        # own phrases stand over which trigger words.
+        gap_only = set(self._gap_masks) - set(phrase_map) - allow_keys
+        inherited, inherited_masks = self._inherited_triggers(gap_only, trigger_map, scope_mask)
         self._keys: list[_Key] = []
         self._values: list[tuple] = []
         self._by_bit_cache: dict[tuple, tuple] = {}
-        for key in set(phrase_map) | allow_keys | set(trigger_map):
+        for key in all_keys:
             phrases = tuple(sorted(phrase_map.get(key, ()), key=lambda p: -p[0]))
             info = _Key(
                 key,
                 key in allow_keys,
                 phrases,
-                tuple(trigger_map.get(key, ())),
+                inherited.get(key, tuple(trigger_map.get(key, ()))),
                 _is_ascii_alnum(key[0]) or _is_ascii_alnum(key[-1]),
                 self._by_bit(phrases),
             )
             # An allow-context never sends a line to the slow path by itself (mask 0).
-            mask = 0 if info.allow and not info.triggers else scope_mask.get(key, 0)
+            mask = 0 if info.allow and not info.triggers else scope_mask.get(key, 0) | inherited_masks.get(key, 0)
             # The value is flat so the hot loops unpack it in one step (no attribute lookups).
             self._values.append((mask, info.allow, info.latin_edge, info.triggers, info.by_bit))
             self._keys.append(info)
@@ -251,6 +256,32 @@ class RuleEngine:
         if any(r.boundary for r in self.rules) or self._sound_phrases:
             _jieba()  # load the dictionary now, not on the first hit in a live room
         self._freq = _jieba().dt.FREQ if self._sound_phrases else {}
+
+    @staticmethod
+    def _inherited_triggers(
+        keys: set[str], trigger_map: dict[str, list[int]], scope_mask: dict[str, int]
+    ) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+        """Leftmost-longest matching reports one key where several overlap: a gap pattern's left word
+        (全网最) that contains another pattern's trigger word (全网) would hide the trigger. So each of
+        these keys carries the triggers (and their scopes) of every trigger word inside it."""
+        words = list(trigger_map)
+        if not words:
+            return {}, {}
+        finder = ahocorasick_rs.AhoCorasick(words).find_matches_as_indexes
+        triggers: dict[str, tuple[int, ...]] = {}
+        masks: dict[str, int] = {}
+        for key in keys:
+            inside = finder(key, overlapping=True)
+            if not inside:
+                continue
+            found: set[int] = set()
+            mask = 0
+            for w, _s, _e in inside:
+                found.update(trigger_map[words[w]])
+                mask |= scope_mask.get(words[w], 0)
+            triggers[key] = tuple(sorted(found))
+            masks[key] = mask
+        return triggers, masks
 
     def _build_sound_automaton(self, lookalikes: dict[str, list[str]]) -> None:
         """The automaton the scan runs: every key in its sound form (see phonetic.py). A coded key stands
