@@ -64,6 +64,7 @@ DEFAULT_GRAMMAR = {
     "fillers": [],  # words a gap-tolerant phrase may hold between its words (全网就我们家最低)
 }
 SPAN_WINDOW = 20
+MAX_ALIKE_CHECKS = 64  # sound-alike candidates checked per line (each costs a jieba cut of a window)
 GAP_REACH = 14  # characters after a gap pattern's left word in which a right word must start
 CONTEXT_WINDOW = 16  # characters on each side a [[context]] regex sees
 _CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]")
@@ -136,6 +137,7 @@ class RuleEngine:
         contexts: list[Context] | None = None,
     ) -> None:
         self.errors: list[PackError] = list(errors or [])
+        self.alikes_skipped = 0  # lines whose sound-alike checks hit MAX_ALIKE_CHECKS (hostile input)
         self.rules: tuple[Rule, ...] = tuple(rules)
         self._norm = Normalizer()
         try:
@@ -568,6 +570,7 @@ class RuleEngine:
         spellings, where the sound-alike is sure to be meant (see _plausible_alike)."""
         out = []
         info = self._alike_info
+        checks = 0
         for idx, start, end in self._find_alikes(coded):
             exact, by_bit, canonical = info[idx]
             pick = by_bit[bit]
@@ -576,6 +579,13 @@ class RuleEngine:
             said = norm[start:end]
             if said in exact:
                 continue  # an exact spelling: the exact pass reports it, with its own context checks
+            checks += 1
+            if checks > MAX_ALIKE_CHECKS:
+                # Each check cuts words around the match; a line of thousands of sound-alikes is garbage
+                # or an attack, and must not stall the room: the rest of it is left unchecked, counted.
+                self.alikes_skipped += 1
+                log.warning("sound-alike checks capped at %d in a line of %d characters", MAX_ALIKE_CHECKS, len(norm))
+                break
             if _plausible_alike(norm, start, end, canonical):
                 out.append((start, end, pick))
         return out

@@ -210,3 +210,13 @@ def test_sealed_blind_batches_hold_their_first_run_figures(engine, batch, recall
     result = evaluate(engine, BLIND / batch)
     assert result.recall >= recall, [m[0] for m in result.misses]
     assert result.false_alarm_rate <= false_alarms, [a[0] for a in result.alarms]
+
+
+def test_a_flood_of_sound_alikes_is_capped_and_counted():
+    from rules.engine import MAX_ALIKE_CHECKS
+
+    engine = RuleEngine.load()
+    hits = engine.scan("醉火的" * 5000)
+    assert 0 < len(hits) <= MAX_ALIKE_CHECKS
+    assert engine.alikes_skipped == 1
+    assert [h.matched for h in engine.scan("全网醉火的")] == ["醉火"]  # the next line is checked as usual
