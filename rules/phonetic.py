@@ -15,6 +15,7 @@ that differs (行业 is hang ye, while 行 alone reads xing), so a slip of eithe
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 _CJK_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00))
@@ -24,27 +25,45 @@ _PUA = 0xE000
 
 
 @lru_cache(maxsize=1)
-def _readings() -> tuple[dict[int, str], dict[str, int]]:
-    """Code point -> toneless syllable for every ideograph pypinyin knows, and syllable -> id."""
-    from pypinyin import Style, lazy_pinyin
+def _readings() -> tuple[dict[int, str], dict[str, int], frozenset[int]]:
+    """Code point -> toneless syllable (the first reading in pypinyin's table) for every ideograph
+    pypinyin knows, syllable -> id, and the characters whose readings differ beyond tone (行: xing, hang).
+    Read straight from pypinyin's table: asking pypinyin per character takes seconds at load."""
+    from pypinyin.pinyin_dict import pinyin_dict
 
-    chars = [chr(cp) for lo, hi in _CJK_RANGES for cp in range(lo, hi)]
-    out = lazy_pinyin(chars, style=Style.NORMAL, errors=lambda _c: [""])
     readings: dict[int, str] = {}
     ids: dict[str, int] = {}
-    for ch, py in zip(chars, out, strict=True):
-        if py and py.isascii() and py.isalpha():
-            readings[ord(ch)] = py
-            ids.setdefault(py, len(ids))
-    return readings, ids
+    polyphones: set[int] = set()
+    for cp, marked in pinyin_dict.items():
+        if not any(lo <= cp < hi for lo, hi in _CJK_RANGES):
+            continue
+        toneless = [_toneless(r) for r in marked.split(",")]
+        py = toneless[0]
+        if not (py and py.isascii() and py.isalpha()):
+            continue
+        readings[cp] = py
+        ids.setdefault(py, len(ids))
+        if len(set(toneless)) > 1:
+            polyphones.add(cp)
+    return readings, ids, frozenset(polyphones)
+
+
+_U_WITH_DIAERESIS = str.maketrans({c: "v" for c in "üǖǘǚǜ"})
+
+
+def _toneless(reading: str) -> str:
+    """lǜ -> lv, xíng -> xing (the spelling pypinyin's Style.NORMAL uses)."""
+    decomposed = unicodedata.normalize("NFD", reading.translate(_U_WITH_DIAERESIS))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 class SoundCoder:
     """Rewrites folded text into its sound key. Read-only after construction; shared by all rooms."""
 
     def __init__(self, lookalikes: dict[str, list[str]] | None = None) -> None:
-        readings, ids = _readings()
+        readings, ids, polyphones = _readings()
         self._ids = ids
+        self._polyphones = polyphones
         table: dict[int, str] = {cp: chr(_PUA + ids[py]) for cp, py in readings.items()}
         for target, imitations in (lookalikes or {}).items():
             if len(target) != 1 or ord(target) not in table:
@@ -65,7 +84,7 @@ class SoundCoder:
         """The sound keys of a folded phrase: by each character's common reading, and by the phrase's
         reading in context where that differs (行业: hang ye)."""
         keys = {self.code(phrase)}
-        if any(0x3400 <= ord(c) < 0xFB00 for c in phrase):
+        if any(ord(c) in self._polyphones for c in phrase):
             context = _context_key(phrase, self._ids)
             if context is not None and len(context) == len(phrase):
                 keys.add(context)
