@@ -220,3 +220,11 @@ def test_a_flood_of_sound_alikes_is_capped_and_counted():
     assert 0 < len(hits) <= MAX_ALIKE_CHECKS
     assert engine.alikes_skipped == 1
     assert [h.matched for h in engine.scan("全网醉火的")] == ["醉火"]  # the next line is checked as usual
+
+
+def test_eval_without_data_scores_the_installed_sample(capsys):
+    from rules.cli import main
+
+    assert main(["eval"]) == 0
+    out = capsys.readouterr().out
+    assert str(SAMPLE_DIR) in out and "recall:" in out and "false alarms:" in out
