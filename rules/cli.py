@@ -25,6 +25,8 @@ from .evaluate import evaluate, format_result
 from .model import SCOPES
 
 ALARM = ("block", "warn")
+# A small labelled set shipped inside the package, so `livebot rules eval` works from a fresh clone.
+SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sample"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,7 +68,8 @@ def _add_subcommands(parser: argparse.ArgumentParser) -> None:
         "--data",
         type=Path,
         default=None,
-        help="directory with violating.tsv and benign.txt (default: ../shared/data/rules from cwd)",
+        help="directory with violating.tsv and benign.txt (default: the sample set installed with the "
+        "rules package)",
     )
     _add_pack_options(ev)
     ev.set_defaults(rules_func=_cmd_eval)
@@ -160,7 +163,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------ eval
 def _cmd_eval(args: argparse.Namespace) -> int:
-    data = args.data if args.data is not None else Path.cwd().parent / "shared" / "data" / "rules"
+    data = args.data if args.data is not None else SAMPLE_DIR
     if not (data / "violating.tsv").is_file() or not (data / "benign.txt").is_file():
         print(f"{data}: needs violating.tsv and benign.txt (use --data DIR)", file=sys.stderr)
         return 2

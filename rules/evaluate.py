@@ -1,7 +1,10 @@
 """Evaluation over a labelled directory (violating.tsv + benign.txt, see shared/data/README.md).
 
-- recall: a violating sentence counts when a block/warn hit reports a phrase that is a substring or
-  superstring of the expected one (第一 for 全网销量第一); its category is scored separately.
+- recall: a violating sentence counts when a block/warn hit names the expected claim: its phrase or the
+  text it matched is a substring or superstring of the expected phrase (第一 for 全网销量第一, matched
+  百分之百安全 for 百分之百), or holds the expected phrase with a few filler characters between its parts
+  (matched 专家都推荐 for 专家推荐), or holds one of the expected phrase's known spellings (加我扣扣 for
+  qq); its category is scored separately.
 - false alarms: benign sentences with any block/warn hit (info hits are advice, not alarms).
 """
 
@@ -46,9 +49,30 @@ class EvalResult:
         return self.false_alarms / self.benign if self.benign else 0.0
 
 
+MAX_FILLER = 4  # characters a matched span may hold between the parts of the expected phrase
+
+
 def phrase_accepted(reported: str, expected: str, fold) -> bool:
     r, e = fold(reported), fold(expected)
     return bool(r) and bool(e) and (r in e or e in r)
+
+
+def hit_accepted(hit: Hit, expected: str, fold, spellings=None) -> bool:  # type: ignore[no-untyped-def]
+    """Does this hit name the expected claim? (see the module docstring) `spellings` gives the known
+    spellings of the expected phrase (the packs' variants: 扣扣 for qq), any of which may be what was said."""
+    if phrase_accepted(hit.phrase, expected, fold) or phrase_accepted(hit.matched, expected, fold):
+        return True
+    m, e = fold(hit.matched), fold(expected)
+    if e and len(m) <= len(e) + MAX_FILLER and _in_order(e, m):
+        return True
+    # A Latin expected phrase (qq, vx) may be said in one folded character (扣扣 folds to 扣).
+    shortest = 1 if expected.isascii() else 2
+    return spellings is not None and any(s in m for s in spellings(expected) if len(s) >= shortest)
+
+
+def _in_order(needle: str, hay: str) -> bool:
+    it = iter(hay)
+    return all(c in it for c in needle)
 
 
 def read_violating(path: Path) -> list[tuple[str, str, str]]:
@@ -82,7 +106,7 @@ def evaluate(engine: RuleEngine, data_dir: Path, scope: str = "speech") -> EvalR
         if hits:
             score.flagged += 1
             result.flagged += 1
-        accepted = [h for h in hits if phrase_accepted(h.phrase, expected, fold)]
+        accepted = [h for h in hits if hit_accepted(h, expected, fold, engine.spellings)]
         if accepted:
             score.caught += 1
             result.caught += 1

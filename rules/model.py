@@ -30,6 +30,21 @@ class Pattern:
 
 
 @dataclass(frozen=True)
+class Context:
+    """An innocent use of some rules' phrases, from a [[context]] table: advice (最好先试一下), a
+    question to viewers (你们最想要哪个), a word's own exemption. A candidate hit is dropped when the
+    text before it matches `before` (searched in the clause before the match) and the text after it
+    matches `after` (anchored right after the match); a missing side always matches."""
+
+    name: str
+    rules: tuple[str, ...]  # rule ids, or prefixes ending in "." (absolute.)
+    phrases: tuple[str, ...]  # canonical phrases it applies to; empty: all phrases of those rules
+    before: str | None
+    after: str | None
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     category: str
@@ -45,6 +60,10 @@ class Rule:
     negation: int = 0
     unless: tuple[str, ...] = ()  # words anywhere in the utterance that make it a warning, not an offer
     boundary: bool = False  # the match must start and end on jieba word boundaries
+    # Sound-alike matching (any homophone or look-alike of any character) for phrases of at least this
+    # many ideographs; 0 turns it off. Two is for words evaders respell (微信 as 威心), three the default.
+    phonetic: int = 3
+    gap: int = 0  # filler words (都, 就是, 我们家) allowed between the words of a phrase; 0: none
     source: str = ""  # pack file the rule came from
 
 
@@ -88,4 +107,7 @@ class PackSet:
 
     rules: dict[str, Rule] = field(default_factory=dict)
     variants: dict[str, list[str]] = field(default_factory=dict)
+    lookalikes: dict[str, list[str]] = field(default_factory=dict)  # 治 -> [冶]: read as the target
+    context: dict[str, list[str]] = field(default_factory=dict)  # [context] word lists, see packs.py
+    contexts: list[Context] = field(default_factory=list)  # [[context]] exemptions, in load order
     errors: list[PackError] = field(default_factory=list)

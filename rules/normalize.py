@@ -88,7 +88,24 @@ def base_table() -> dict[int, str]:
             table[cp] = table[ord(mapped)]
     for src, dst in NUMERAL_CHARS.items():
         table[ord(src)] = dst
+    table.update(_styled_digits())
     return table
+
+
+def _styled_digits() -> dict[int, str]:
+    """Numerals NFKC leaves alone (and the symbol deletion would drop): dingbat and double circled
+    numbers (❶ ➀ ➊ ⓵ ⓫) become their value, so 第❶名 reads 第1名 like 第①名 (which NFKC folds)."""
+    out: dict[int, str] = {}
+    for lo, hi in ((0x2460, 0x2500), (0x2776, 0x2794), (0x3251, 0x3260), (0x32B1, 0x32C0), (0x1F100, 0x1F10D)):
+        for cp in range(lo, hi):
+            ch = chr(cp)
+            nfkc = unicodedata.normalize("NFKC", ch)
+            if unicodedata.category(ch) != "No" or any(c.isascii() and c.isdigit() for c in nfkc):
+                continue  # not a numeral, or one NFKC already folds (① -> 1)
+            value = unicodedata.numeric(ch, -1)
+            if value >= 0 and value == int(value):
+                out[cp] = str(int(value))
+    return out
 
 
 class Normalizer:

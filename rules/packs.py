@@ -4,9 +4,16 @@ A pack file:
 
     [pack]                      # optional: name, description
     [variants]                  # optional: word -> evasion spellings, e.g. "微信" = ["威信", "vx"]
+    [lookalikes]                # optional: character -> look-alikes read as it, e.g. "治" = ["冶"]
+    [grammar]                   # optional word lists (later packs replace a list): negators,
+                                # spanning_negators, cancel, governed, fillers (see engine.py)
+    [[context]]                 # optional: innocent uses (advice, questions to viewers, exemptions):
+    name, rules (ids or "prefix."), phrases (optional), before and/or after (regexes)
     [[rule]]                    # one table per rule
     id, category, severity, basis, suggestion, phrases and/or patterns,
-    allow, scopes, negation (true or a window in characters), unless, boundary, enabled   # optional
+    allow, scopes, negation (true or a window in characters), unless, boundary,
+    phonetic (min ideographs for sound-alike matching, 0 off), gap (filler words between a phrase's
+    words), enabled   # optional
 
 Later packs override earlier rules with the same id (a merchant pack can reword, re-grade or disable
 a built-in rule with `enabled = false`). Within one file a repeated id is an error.
@@ -21,15 +28,17 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from .model import SCOPES, SEVERITIES, PackError, PackSet, Pattern, Rule
+from .model import SCOPES, SEVERITIES, Context, PackError, PackSet, Pattern, Rule
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "packs"
 MAX_EXPANSION = 1000  # phrases one brace template may expand to
 
 _RULE_KEYS = {
     "id", "category", "severity", "basis", "suggestion", "phrases", "patterns", "allow", "scopes",
-    "negation", "unless", "boundary", "enabled",
+    "negation", "unless", "boundary", "enabled", "phonetic", "gap",
 }
+GRAMMAR_KEYS = ("negators", "spanning_negators", "cancel", "governed", "fillers")
+_CONTEXT_KEYS = {"name", "rules", "phrases", "before", "after"}
 _ID = re.compile(r"^[A-Za-z0-9_.\-]{1,80}$")
 _BRACE = re.compile(r"\{([^{}]*)\}")
 
@@ -95,7 +104,7 @@ def _load_file(path: Path, result: PackSet) -> None:
         return
 
     for key in data:
-        if key not in ("pack", "variants", "rule"):
+        if key not in ("pack", "variants", "rule", "lookalikes", "grammar", "context"):
             hint = " (rules are [[rule]] tables)" if key in ("rules", "rule_", "Rule") else ""
             result.errors.append(PackError(name, None, f"unknown top-level key {key!r}{hint}"))
 
@@ -113,6 +122,10 @@ def _load_file(path: Path, result: PackSet) -> None:
                 continue
             merged = result.variants.setdefault(word, [])
             merged.extend(s for s in spellings if s not in merged)
+
+    _load_lookalikes(data.get("lookalikes", {}), name, result)
+    _load_grammar(data.get("grammar", {}), name, result)
+    _load_contexts(data.get("context", []), name, result)
 
     rules = data.get("rule", [])
     if not isinstance(rules, list):
@@ -144,6 +157,82 @@ def _load_file(path: Path, result: PackSet) -> None:
         else:
             result.rules.pop(rid, None)  # re-insert so the override also takes the later position
             result.rules[rid] = rule
+
+
+def _load_lookalikes(table: object, name: str, result: PackSet) -> None:
+    if not isinstance(table, dict):
+        result.errors.append(PackError(name, None, "[lookalikes] must be a table of character = [characters]"))
+        return
+    for target, chars in table.items():
+        ok = isinstance(chars, list) and all(isinstance(c, str) and len(c) == 1 for c in chars)
+        if len(target) != 1 or not ok:
+            why = f"lookalikes.{target!r} must map one character to a list of single characters"
+            result.errors.append(PackError(name, None, why))
+            continue
+        merged = result.lookalikes.setdefault(target, [])
+        merged.extend(c for c in chars if c not in merged)
+
+
+def _load_grammar(table: object, name: str, result: PackSet) -> None:
+    if not isinstance(table, dict):
+        result.errors.append(PackError(name, None, "[grammar] must be a table of word lists"))
+        return
+    for key, words in table.items():
+        if key not in GRAMMAR_KEYS:
+            result.errors.append(
+                PackError(name, None, f"grammar.{key}: unknown list (expected one of {', '.join(GRAMMAR_KEYS)})")
+            )
+            continue
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            result.errors.append(PackError(name, None, f"grammar.{key} must be a list of non-empty strings"))
+            continue
+        result.context[key] = [w.strip() for w in words]  # a later pack replaces the list
+
+
+def _load_contexts(items: object, name: str, result: PackSet) -> None:
+    if not isinstance(items, list):
+        result.errors.append(PackError(name, None, "'context' must be an array of tables ([[context]])"))
+        return
+    for index, raw in enumerate(items, 1):
+        where = f"context #{index}"
+        if not isinstance(raw, dict):
+            result.errors.append(PackError(name, None, f"{where} is not a table"))
+            continue
+        unknown = sorted(set(raw) - _CONTEXT_KEYS)
+        try:
+            if unknown:
+                raise ValueError(f"unknown field(s) {', '.join(map(repr, unknown))}")
+            cname = _str_field(raw, "name")
+            where = f"context {cname!r}"
+            rules = _str_list(raw, "rules")
+            if not rules:
+                raise ValueError("field 'rules' must name at least one rule id or prefix")
+            sides = {}
+            for side in ("before", "after"):
+                value = raw.get(side)
+                if value is not None:
+                    if not isinstance(value, str) or not value:
+                        raise ValueError(f"field {side!r} must be a non-empty regex")
+                    try:
+                        re.compile(value)
+                    except re.error as e:
+                        raise ValueError(f"field {side!r}: bad regex: {e}") from None
+                sides[side] = value
+            if sides["before"] is None and sides["after"] is None:
+                raise ValueError("needs 'before' and/or 'after'")
+        except ValueError as e:
+            result.errors.append(PackError(name, None, f"{where}: {e}"))
+            continue
+        result.contexts.append(
+            Context(cname, tuple(rules), tuple(_str_list(raw, "phrases")), sides["before"], sides["after"], name)
+        )
+
+
+def _int_field(raw: dict, key: str, default: int, lo: int, hi: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"field {key!r} must be a whole number from {lo} to {hi}")
+    return value
 
 
 def _str_field(raw: dict, key: str) -> str:
@@ -179,6 +268,13 @@ def _negation_field(raw: dict) -> int:
     if isinstance(value, int) and 0 <= value <= 20:
         return value
     raise ValueError("field 'negation' must be true, false or a window of 0-20 characters")
+
+
+def _phonetic_field(raw: dict) -> int:
+    value = _int_field(raw, "phonetic", 3, 0, 12)
+    if value == 1:
+        raise ValueError("field 'phonetic' must be 0 (off) or at least 2: one sound matches too many characters")
+    return value
 
 
 def _parse_rule(raw: dict, rid: str, source: str) -> Rule | None:
@@ -227,5 +323,7 @@ def _parse_rule(raw: dict, rid: str, source: str) -> Rule | None:
         negation=_negation_field(raw),
         unless=tuple(_str_list(raw, "unless")),
         boundary=_bool_field(raw, "boundary", False),
+        phonetic=_phonetic_field(raw),
+        gap=_int_field(raw, "gap", 0, 0, 4),
         source=source,
     )
