@@ -56,6 +56,7 @@ from bot.faq import FaqFileError, FaqStore, parse_faq
 from bot.faq.edit import add_chatter, add_example, update_entry
 from bot.faq.explain import explain
 from bot.faq.store import MAX_MESSAGE_CHARS, build_matcher
+from overlay.common import BUS, INGEST, SETTINGS, TEMPLATES, token_ok
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,6 @@ def setup_admin(app: web.Application) -> None:
 
 
 def _admin_token(request: web.Request) -> str:
-    from overlay.app import SETTINGS
 
     return request.app[SETTINGS].server.admin_token
 
@@ -112,7 +112,6 @@ def _csrf(token: str) -> str:
 def require_admin(request: web.Request) -> tuple[str, bool]:
     """The admin token if the request has it (query or cookie); raises 401 otherwise.
     The bool says whether it came in the query (then the page sets the cookie)."""
-    from overlay.app import token_ok
 
     expected = _admin_token(request)
     given = request.query.get("token", "")
@@ -127,7 +126,6 @@ def require_admin(request: web.Request) -> tuple[str, bool]:
 
 def _require_bearer(request: web.Request) -> None:
     """The JSON API: ``Authorization: Bearer TOKEN``; 401 without one, 403 with a wrong one."""
-    from overlay.app import token_ok
 
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
@@ -165,7 +163,6 @@ def _who(request: web.Request, given: object = "") -> str:
 
 
 def _faq_rooms(request: web.Request) -> list[tuple[str, str]]:
-    from overlay.app import SETTINGS
 
     return [(r.name, r.faq) for r in request.app[SETTINGS].rooms if r.faq]
 
@@ -190,7 +187,6 @@ async def _store(request: web.Request, path: str) -> tuple[FaqStore | None, FaqF
 
 
 async def _collect_questions(app: web.Application) -> AsyncIterator[None]:
-    from overlay.app import BUS, SETTINGS
 
     state = app[ADMIN_FAQ]
     bus = app[BUS]
@@ -274,7 +270,6 @@ def _grouped(items: list[Pending]) -> list[tuple[str | None, list[Pending]]]:
 
 async def _record(request: web.Request, room: str, store: FaqStore, change: str, text: str, **fields: Any) -> None:
     """Put the change in the room's audit log (through its pipeline: the audit API it uses)."""
-    from overlay.app import INGEST
 
     who = _who(request, fields.pop("who", ""))
     event = FaqChange(
@@ -298,7 +293,6 @@ async def _record(request: web.Request, room: str, store: FaqStore, change: str,
 
 
 def _render(request: web.Request, name: str, status: int = 200, **ctx: object) -> web.Response:
-    from overlay.app import TEMPLATES
 
     html = request.app[TEMPLATES].get_template(name).render(**ctx)
     return web.Response(text=html, content_type="text/html", status=status)

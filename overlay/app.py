@@ -7,75 +7,40 @@ can serve rooms whose pipelines run in another process (see the Redis bus).
 
 from __future__ import annotations
 
-import hmac
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import jinja2
 from aiohttp import WSCloseCode, web
 
 from bot.bus.base import Bus
 from bot.config import RoomSettings, Settings
-from bot.events import Event
+from overlay import admin, hub, report
+from overlay import ingest as ingest_routes
+from overlay.common import (  # noqa: F401  (re-exported: the app's keys and checks, as before)
+    BUS,
+    INGEST,
+    OVERLAY_PAGES_KEY,
+    PAGE_HEADERS,
+    SETTINGS,
+    STATUS,
+    TEMPLATES,
+    WEBSOCKETS,
+    Ingest,
+    StatusProvider,
+    bearer_token,
+    require_overlay_token,
+    room_or_404,
+    token_ok,
+)
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 
-Ingest = Callable[[Event], Awaitable[None]]
-StatusProvider = Callable[[], dict[str, Any]]
-
-SETTINGS = web.AppKey("settings", Settings)
-BUS = web.AppKey("bus", Bus)
-INGEST = web.AppKey("ingest", Callable)  # type: ignore[type-abstract]
-STATUS = web.AppKey("status", Callable)  # type: ignore[type-abstract]
-TEMPLATES = web.AppKey("templates", jinja2.Environment)
-WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
-OVERLAY_PAGES_KEY = web.AppKey("overlay_pages", tuple)
-
 # The pages an OBS browser source can show; each is templates/<page>.html.
 OVERLAY_PAGES = ("warnings", "faq", "chat")
-
-# Every page shows viewer text: scripts only from us, nothing framed, the token never sent as a Referer.
-# Inline styles stay allowed because OBS injects its "Custom CSS" field as a style element.
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
-
-
-def room_or_404(request: web.Request) -> RoomSettings:
-    room = request.app[SETTINGS].room(request.match_info["room"])
-    if room is None:
-        raise web.HTTPNotFound(text="no such room")
-    return room
-
-
-def token_ok(given: str | None, expected: str) -> bool:
-    # constant-time, so a wrong guess learns nothing from the response time
-    return bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
-
-
-def require_overlay_token(request: web.Request, room: RoomSettings) -> str:
-    token = request.query.get("token", "")
-    if not token_ok(token, room.overlay_token):
-        raise web.HTTPUnauthorized(text="wrong or missing token")
-    return token
-
-
-def bearer_token(request: web.Request) -> str:
-    auth = request.headers.get("Authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.query.get("token", "")
 
 
 def render_page(request: web.Request, room: RoomSettings, template: str, page: str, token: str) -> web.Response:
@@ -127,11 +92,6 @@ def create_app(
     ingest: Ingest,
     status: StatusProvider,
 ) -> web.Application:
-    from overlay import hub
-    from overlay import ingest as ingest_routes
-    from overlay import report as report_routes
-    from overlay.admin import setup_admin
-
     app = web.Application(client_max_size=1 << 20)
     app[SETTINGS] = settings
     app[BUS] = bus
@@ -148,8 +108,8 @@ def create_app(
     app.router.add_get("/overlay/{room}/{page}", overlay_page)
     app.router.add_get("/console/{room}", console_page)
     ingest_routes.setup(app)
-    setup_admin(app)
-    report_routes.setup(app)
+    admin.setup_admin(app)
+    report.setup(app)
     static = app.router.add_static("/static/", HERE / "static", append_version=True, name="static")
     # versioned URLs (?v=<hash>): OBS's browser cache never serves a page the scripts of an older release
     app[TEMPLATES].globals["static"] = lambda filename: str(static.url_for(filename=filename))

@@ -23,7 +23,7 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.events import Event
-from overlay.app import BUS, WEBSOCKETS, require_overlay_token, room_or_404
+from overlay.common import BUS, WEBSOCKETS, require_overlay_token, room_or_404
 
 log = logging.getLogger(__name__)
 

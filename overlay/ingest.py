@@ -22,7 +22,7 @@ from aiohttp import WSMsgType, web
 
 from bot.config import RoomSettings
 from bot.events import AnchorSpeech
-from overlay.app import INGEST, WEBSOCKETS, bearer_token, room_or_404, token_ok
+from overlay.common import INGEST, WEBSOCKETS, bearer_token, room_or_404, token_ok
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,8 @@ from aiohttp import web
 from bot.report.aggregate import build_report
 from bot.report.reader import ReportInputError, Window, parse_day
 from bot.report.render import render_html
+from overlay.admin import COOKIE, require_admin
+from overlay.common import PAGE_HEADERS, SETTINGS, bearer_token, room_or_404, token_ok
 
 REPORT_LOCK = web.AppKey("report_lock", asyncio.Lock)
 PATHS = ("/report", "/admin/report")
@@ -37,8 +39,6 @@ def setup(app: web.Application) -> None:
 
 def _require_admin(request: web.Request) -> tuple[str, bool]:
     """The admin token (and whether it came in the query); 401 otherwise."""
-    from overlay.admin import require_admin
-    from overlay.app import SETTINGS, bearer_token, token_ok
 
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
         expected = request.app[SETTINGS].server.admin_token
@@ -54,8 +54,6 @@ def _require_admin(request: web.Request) -> tuple[str, bool]:
 
 
 async def report_page(request: web.Request) -> web.StreamResponse:
-    from overlay.admin import COOKIE
-    from overlay.app import PAGE_HEADERS, SETTINGS, room_or_404
 
     token, from_query = _require_admin(request)
     room = room_or_404(request)
