@@ -89,3 +89,27 @@ def test_encoder_failure_costs_an_answer_not_the_room(tea, monkeypatch: pytest.M
     monkeypatch.setattr(matcher.semantic, "opinion", broken)
     m = matcher.match("有多少克呀这个")
     assert m.faq_id is None or m.faq_id == "weight"  # the words' verdict, no exception
+
+
+@needs_encoder
+@pytest.mark.asyncio
+async def test_a_busy_encoder_is_not_queued_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One encoder query at a time per process: while it runs, another new question is matched on
+    words alone (and counted), so many busy rooms cannot fill every core with encoder work."""
+    from bot.faq import store as store_module
+
+    faq_store = store_module.FaqStore.load(DATA / "faq_tea.toml")
+    faq_store.wait_semantic(timeout=120)
+    assert faq_store.matcher.semantic is not None
+    words = build_matcher(faq_store.faq, semantic=False)
+    text = "这个茶饼放十年以后会不会更好喝"  # words abstain (a question no entry names)
+    assert words.match(text).faq_id is None and words.match(text).question_like
+    monkeypatch.setattr(store_module._encoder, "in_flight", store_module.ENCODER_IN_FLIGHT)
+    busy = await faq_store.match_async(text)
+    assert faq_store.semantic_skipped == 1
+    assert busy.semantic == "" and busy.faq_id == words.match(text).faq_id
+    assert not faq_store.matcher.cached(text)  # the words-only verdict is not memoized...
+    monkeypatch.setattr(store_module._encoder, "in_flight", 0)
+    free = await faq_store.match_async(text)  # ...so once the encoder is free it is asked
+    assert free.semantic != "" and faq_store.semantic_skipped == 1
+    assert store_module._encoder.in_flight == 0

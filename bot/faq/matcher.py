@@ -574,12 +574,17 @@ class FaqMatcher:
     def cached(self, text: str) -> bool:
         return text in self._cache
 
-    def match(self, text: str) -> FaqMatch:
+    def match(self, text: str, *, second_opinion: bool = True) -> FaqMatch:
+        """The entry that answers ``text``, or an abstention with its reason. ``second_opinion=False``
+        keeps the sentence encoder out of it (it is busy); such a verdict is not memoized, so the
+        message can still get the encoder's view when it comes again."""
         cached = self._cache.get(text)
         if cached is not None:
             return cached
         result = self._match(text)
         if self.semantic is not None and result.faq_id is None and result.question_like and result.reason != "chatter":
+            if not second_opinion:
+                return result
             result = self._second_opinion(text, result)
         if len(self._cache) > 4096:  # viewers repeat themselves; a bounded memo is plenty
             self._cache.clear()

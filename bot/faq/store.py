@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 300  # danmaku are short; longer input is cut before matching (hostile input stays cheap)
 UNANSWERED_KEEP = 200
+# Sentence-encoder queries running at once in this process. The encoder takes tens of milliseconds
+# of CPU a question; a busy process with many rooms would otherwise fill every core with them and
+# starve the event loop, the anchor's warnings included. While one runs, other new questions are
+# matched on words alone (counted in ``semantic_skipped``), exactly as without the extra.
+ENCODER_IN_FLIGHT = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,15 @@ def build_matcher(faq: FaqFile, thresholds: Thresholds | None = None, *, semanti
     return FaqMatcher(faq.entries, vocab, thresholds, chatter=faq.chatter, semantic=index)
 
 
+class _EncoderUse:
+    """How many sentence-encoder queries of this process are running (all rooms share the CPU)."""
+
+    in_flight = 0
+
+
+_encoder = _EncoderUse()
+
+
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
     try:
         st = path.stat()
@@ -89,6 +103,8 @@ class FaqStore:
         self.last_error: FaqFileError | None = None
         self.version = 1
         self.loaded_at = time.time()
+        #: new questions matched on words alone because the encoder was busy with another
+        self.semantic_skipped = 0
         self.unanswered: deque[Unanswered] = deque(maxlen=UNANSWERED_KEEP)
         self._stat = _stat_key(self.path)
         self._bad_digest: str | None = None
@@ -133,11 +149,11 @@ class FaqStore:
     def entry(self, faq_id: str) -> FaqEntry | None:
         return self.faq.entry(faq_id)
 
-    def match(self, text: str) -> FaqMatch:
+    def match(self, text: str, *, second_opinion: bool = True) -> FaqMatch:
         """Match one viewer message against the current good version. Never raises on odd text."""
         text = text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else ""
         try:
-            return self.matcher.match(text)
+            return self.matcher.match(text, second_opinion=second_opinion)
         except Exception:  # a bug must not kill a room loop; the message is simply not answered
             log.exception("FAQ matcher failed on %r", text[:80])
             return FaqMatch(None, 0.0, None, gate="keyword", reason="error", why="matcher error (logged)")
@@ -148,7 +164,14 @@ class FaqStore:
         matcher = self.matcher
         if matcher.semantic is None or matcher.cached(text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else ""):
             return self.match(text)
-        return await asyncio.to_thread(self.match, text)
+        if _encoder.in_flight >= ENCODER_IN_FLIGHT:
+            self.semantic_skipped += 1
+            return self.match(text, second_opinion=False)
+        _encoder.in_flight += 1  # only the event loop's thread counts, so no lock is needed
+        try:
+            return await asyncio.to_thread(self.match, text)
+        finally:
+            _encoder.in_flight -= 1
 
     def record_unanswered(self, room: str, user: str, text: str, m: FaqMatch) -> None:
         self.unanswered.appendleft(
