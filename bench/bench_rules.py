@@ -1,6 +1,7 @@
 """Scan throughput of the compliance engine vs raw pyahocorasick exact matching, same lines, one run.
 
-    python bench/bench_rules.py [--data DIR (default: the sample set shipped in rules/data/sample)] [--lines 20000] [--rounds 15] [--seed 7]
+    python bench/bench_rules.py [--data DIR] [--lines 20000] [--rounds 15] [--seed 7]
+    (DIR: violating.tsv + benign.txt; default: the sample set shipped in rules/data/sample)
     python bench/bench_rules.py --file LINES.txt       # your own lines, each timed as given
 
 Every timed line is distinct. Anchor speech rarely repeats a line word for word, and the engine keeps
