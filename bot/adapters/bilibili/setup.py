@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import re
 import time
@@ -30,6 +29,7 @@ import aiohttp
 import yarl
 
 from bot.adapters.base import ProtocolError
+from bot.adapters.http_json import get_json
 from bot.config import BilibiliSettings
 
 log = logging.getLogger(__name__)
@@ -197,22 +197,9 @@ class RoomSetup:
 
     async def _get(self, url: str, headers: dict[str, str]) -> dict[str, Any]:
         """GET a Bilibili JSON API; returns the whole object (with ``code``), SetupError on anything odd."""
-        path = yarl.URL(url, encoded=True).path
-        try:
-            async with self.http.get(
-                yarl.URL(url, encoded=True), headers=headers, timeout=aiohttp.ClientTimeout(total=10)
-            ) as resp:
-                if resp.status != 200:
-                    raise SetupError(f"{path}: HTTP {resp.status}")
-                body = await resp.content.read(MAX_RESPONSE + 1)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise SetupError(f"{path}: {type(exc).__name__}: {exc}") from None
-        if len(body) > MAX_RESPONSE:
-            raise SetupError(f"{path}: response larger than {MAX_RESPONSE} bytes")
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
-            raise SetupError(f"{path}: response is not JSON") from None
+        target = yarl.URL(url, encoded=True)
+        path = target.path
+        data = await get_json(self.http, target, label=path, error=SetupError, max_bytes=MAX_RESPONSE, headers=headers)
         if not isinstance(data, dict) or not isinstance(data.get("code"), int):
             raise SetupError(f"{path}: response has no code")
         if data["code"] == RISK_CONTROL:

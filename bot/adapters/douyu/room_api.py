@@ -8,7 +8,6 @@ size-bounded; any problem is a ``RoomApiError`` and the adapter carries on witho
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,7 @@ import aiohttp
 import yarl
 
 from bot.adapters.douyu.messages import GiftInfo
+from bot.adapters.http_json import get_json
 
 MAX_RESPONSE = 1 << 20
 MAX_GIFTS = 500
@@ -65,17 +65,5 @@ def parse_room(data: Any) -> RoomInfo:
 
 async def fetch_room(http: aiohttp.ClientSession, base: str, room_id: int, timeout: float = 10.0) -> RoomInfo:
     url = yarl.URL(base.rstrip("/")) / "api" / "RoomApi" / "room" / str(room_id)
-    try:
-        async with http.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-            if resp.status != 200:
-                raise RoomApiError(f"room API: HTTP {resp.status}")
-            body = await resp.content.read(MAX_RESPONSE + 1)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise RoomApiError(f"room API: {type(exc).__name__}: {exc}") from None
-    if len(body) > MAX_RESPONSE:
-        raise RoomApiError(f"room API: response larger than {MAX_RESPONSE} bytes")
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise RoomApiError("room API: response is not JSON") from None
+    data = await get_json(http, url, label="room API", error=RoomApiError, max_bytes=MAX_RESPONSE, timeout=timeout)
     return parse_room(data)
