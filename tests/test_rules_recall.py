@@ -1,0 +1,178 @@
+"""Recall and false alarms, third round (issue 14): sound-alikes that are rare dictionary words, fillers
+inside claims, freely worded urgency and exclusivity, denials across clauses, advice, questions to
+viewers, ordinary words with trigger characters, quoting a rule, and the round-3 blind batches.
+
+Every sentence here is new: in neither the dev set, nor the blind batches, nor the pack comments.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from rules import RuleEngine
+from rules.evaluate import _filler_span, evaluate, hit_accepted
+from rules.model import Hit
+
+ALARM = ("block", "warn")
+BLIND = Path(__file__).resolve().parent / "data" / "rules_blind"
+
+
+@pytest.fixture(scope="module")
+def engine() -> RuleEngine:
+    return RuleEngine.load()
+
+
+def alarms(engine: RuleEngine, text: str) -> list:
+    hits = [h for h in engine.scan(text) if h.severity in ALARM]
+    for hit in hits:
+        assert text[hit.start : hit.end] == hit.matched  # spans always index the original text
+    return hits
+
+
+def rules_hit(engine: RuleEngine, text: str) -> set[str]:
+    return {h.rule for h in alarms(engine, text)}
+
+
+# ---------------------------------------------------------------- homophones and look-alikes
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("那款按摩仪是药监局认科的", "authority.state_organs"),  # 科 for 可
+        ("这个米糊是儿科专家推见的", "authority.experts"),  # 推见: a dictionary word of frequency 3
+        ("这个洗衣凝珠零负作用宝宝衣服也能洗", "guarantee.safety"),  # 负作用 listed as a variant
+        ("这款牛初乳能增强免役力", "medical.health_function"),  # 免役 listed as a variant
+        ("这个钢笔是同类产品里的消量冠军", "false_data.sales_rank"),
+        ("这块手表就是行业的龙投品牌", "absolute.top_grade"),
+        ("那个我们这个头盔是全网独加的", "absolute.first_ranking"),
+        ("主播的v心号在主页", "offsite.wechat_qq"),
+        ("这个蒸锅销量排名弟⑴", "absolute.first_ranking"),
+    ],
+)
+def test_sound_and_look_alikes_of_any_character(engine, text, rule):
+    assert rule in rules_hit(engine, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "学完这门课一定升职加薪的人也不少但是看个人",  # 升职 is an ordinary word: no slip for 升值
+        "昨天喝醉好难受今天播晚了",
+        "这个电饭煲的内胆是不粘的涂层三升刚刚好",
+        "我们后台看了还有两千多单大家不着急",
+    ],
+)
+def test_ordinary_words_are_no_slips(engine, text):
+    assert alarms(engine, text) == []
+
+
+# ---------------------------------------------------------------- fillers, urgency, exclusivity
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("这款蓝牙耳机全网那个就咱家最低", "absolute.lowest_price"),
+        ("这款脱毛仪的配方只有咱们家才有", "absolute.exclusive"),
+        ("这个是厂里给的价格别人都拿不到", "absolute.exclusive"),
+        ("这种羊毛毯一年也就这么一回", "urgency.false_scarcity"),
+        ("这款限定礼盒卖完就绝版了", "urgency.false_scarcity"),
+        ("我们是亏本在卖的家人们", "urgency.loss_leader"),
+        ("这个锅具八年都不会变形的", "guarantee.durability"),
+        ("这套卫衣保证不起球", "guarantee.efficacy"),
+        ("这个学费交了包分配工作", "guarantee.promise"),
+        ("跟着老师做自媒体保证月入两万", "investment.returns"),
+        ("这套邮票收藏几年能翻五倍", "investment.returns"),
+        ("这个泳镜是全国第一大品牌", "absolute.first_ranking"),
+    ],
+)
+def test_free_wordings_of_each_family(engine, text, rule):
+    assert rule in rules_hit(engine, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("这个桑葚膏喝了能清理血管", "medical.disease_treatment"),
+        ("这个核桃粉让孩子变聪明", "medical.health_function"),
+        ("这个孕妇奶粉能让胎儿更健康", "medical.health_function"),
+        ("这个宝宝吃了以后就不容易感冒了", "medical.disease_treatment"),
+        ("这支精华用一周就能白一个色号", "medical.cosmetic_claims"),
+        ("这个眼贴能去除眼袋", "medical.cosmetic_claims"),
+        ("这款猫咪营养膏兽医都在推荐", "authority.experts"),
+    ],
+)
+def test_efficacy_said_as_a_result(engine, text, rule):
+    assert rule in rules_hit(engine, text)
+
+
+# ---------------------------------------------------------------- innocents
+@pytest.mark.parametrize(
+    "text",
+    [
+        # denial across clauses and of a whole noun phrase
+        "它呢只是零食啊也没有什么疗效别指望它降血压",
+        "这条手链就是个装饰品不是什么开光的东西",
+        "这只是一瓶普通的爽肤水达不到那种立竿见影的程度",
+        "这串珠子没有什么转运的说法",
+        "普洱茶不会升值的买来喝就好",
+        "这种基金产品不保本的大家看清楚",
+        # debunking another seller's claim
+        "网上说泡脚能治失眠那是瞎说的",
+        "有人讲喝醋能降血脂是没有科学依据的",
+        # advice, questions, ways of using
+        "洗完头最好用冷风吹一下",
+        "两款里哪款最划算你们算一算",
+        "你们有没有觉得这双鞋最好配",
+        "这个杏色是秋天最好看的吗姐妹们",
+        "我感觉灰色最耐脏你们觉得呢",
+        "这条阔腿裤最显高的穿法是配短款上衣",
+        # counting, not ranking
+        "这个咖啡第一遍萃取第二遍加奶",
+        "这是我们合作的第一家茶厂",
+        # quoting a banned word to explain it
+        "像全国第一这种词我们是不能讲的",
+        "最便宜这个词属于极限用语我们不说",
+    ],
+)
+def test_innocent_uses_do_not_alarm(engine, text):
+    assert alarms(engine, text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这个桑葚膏喝了能降血压",  # no denial at all
+        "这个不是普通零食它能降血压",  # the denial is about something else, the claim stands
+        "哪款都是全网最低价",  # 都 after 哪: a claim about every item
+        "这款洗面奶是我用过最好用的",  # 用过 before: a claim, not advice
+    ],
+)
+def test_the_claim_next_to_an_innocent_shape_still_alarms(engine, text):
+    assert alarms(engine, text)
+
+
+# ---------------------------------------------------------------- scoring
+def test_filler_span_finds_the_expected_words_inside_a_longer_match():
+    assert _filler_span("专家推荐", "营养科专家都在推荐") == 6
+    assert _filler_span("专家推荐", "专家说了算") > 100
+
+
+def test_a_hit_names_the_expected_claim_with_a_prefix_before_it():
+    def fold(s: str) -> str:
+        return s
+
+    hit = Hit(
+        rule="authority.experts", phrase="营养科专家都推荐", start=0, end=9, matched="营养科专家都在推荐",
+        category="authority", severity="block", basis="", suggestion="",
+    )
+    assert hit_accepted(hit, "专家推荐", fold)
+    assert not hit_accepted(hit, "医生推荐", fold)
+
+
+@pytest.mark.parametrize(
+    ("batch", "recall", "false_alarms"),
+    # Tuned on: targets a little under the figures after tuning (see docs/rules.md).
+    [("r3_cosmetics_clothing", 0.95, 0.03), ("r3_trades", 0.95, 0.03)],
+)
+def test_round3_tuned_batches(engine, batch, recall, false_alarms):
+    result = evaluate(engine, BLIND / batch)
+    assert result.recall >= recall, [m[0] for m in result.misses]
+    assert result.false_alarm_rate <= false_alarms, [a[0] for a in result.alarms]
