@@ -151,8 +151,7 @@ def test_treatment_claims_report_whole_words(engine):
         assert hits and all(h.severity in ("block", "warn") for h in hits), text
         for h in hits:
             assert h.matched == text[h.start : h.end]
-            whole = {"能治好", "治好失眠", "治好", "能治愈", "治愈失眠", "治好你的胃病"}
-            assert h.matched in whole | {"能" + w for w in whole}, (text, h)
+            assert h.matched in {"能治好", "治好失眠", "治好", "能治愈", "治愈失眠", "治好你的胃病"}, (text, h)
 
 
 _JIEBA_CHARS = [*"特供专内的了是我们这个以前普通人根本喝部队好吧家酒茶米", *"ab1%._-+ ，"]

@@ -130,6 +130,11 @@ def test_efficacy_said_as_a_result(engine, text, rule):
         # quoting a banned word to explain it
         "像全国第一这种词我们是不能讲的",
         "最便宜这个词属于极限用语我们不说",
+        # blessings, a claim called impossible, ordinary words near new phrases
+        "祝各位老铁们今年财源广进",
+        "喝了不胖是不可能的热量摆在那里",
+        "这是我御用的一把梳子",
+        "扫码领券就在直播间下方",
     ],
 )
 def test_innocent_uses_do_not_alarm(engine, text):
@@ -143,6 +148,9 @@ def test_innocent_uses_do_not_alarm(engine, text):
         "这个不是普通零食它能降血压",  # the denial is about something else, the claim stands
         "哪款都是全网最低价",  # 都 after 哪: a claim about every item
         "这款洗面奶是我用过最好用的",  # 用过 before: a claim, not advice
+        "其他的我不敢说这款就是全网最低",  # 其他的我不敢说 hedges, then claims
+        "这个没有添加剂还能治胃病",  # 还能 ends the denial of 添加剂
+        "这个招财猫摆件能让你财源滚滚",  # no blessing: a promise of the object
     ],
 )
 def test_the_claim_next_to_an_innocent_shape_still_alarms(engine, text):
@@ -176,3 +184,9 @@ def test_round3_tuned_batches(engine, batch, recall, false_alarms):
     result = evaluate(engine, BLIND / batch)
     assert result.recall >= recall, [m[0] for m in result.misses]
     assert result.false_alarm_rate <= false_alarms, [a[0] for a in result.alarms]
+
+
+def test_a_named_illness_after_the_verb_is_reported_whole(engine):
+    assert [h.matched for h in alarms(engine, "这个燕麦能治好失眠")] == ["治好失眠"]
+    assert [h.matched for h in alarms(engine, "这款蜂胶能治口腔溃疡")] == ["能治口腔溃疡"]
+    assert alarms(engine, "这款蜂胶不能治口腔溃疡") == []
