@@ -97,6 +97,13 @@ def test_free_wordings_of_each_family(engine, text, rule):
         ("这支精华用一周就能白一个色号", "medical.cosmetic_claims"),
         ("这个眼贴能去除眼袋", "medical.cosmetic_claims"),
         ("这款猫咪营养膏兽医都在推荐", "authority.experts"),
+        ("这个乳液涂一个月皮肤回到二十岁", "medical.cosmetic_claims"),
+        ("这个洁面能去除粉刺", "medical.disease_treatment"),
+        ("这个护发素用了白头发变黑", "medical.cosmetic_claims"),
+        ("这套瑜伽服穿上马上瘦五斤", "medical.weight_loss"),
+        ("这个遮阳伞百分百阻隔紫外线", "guarantee.efficacy"),
+        ("这个护手霜孕妇也能用", "guarantee.safety"),
+        ("这款粉底的遮瑕力比国际大牌还强", "absolute.exclusive"),
     ],
 )
 def test_efficacy_said_as_a_result(engine, text, rule):
@@ -135,6 +142,9 @@ def test_efficacy_said_as_a_result(engine, text, rule):
         "喝了不胖是不可能的热量摆在那里",
         "这是我御用的一把梳子",
         "扫码领券就在直播间下方",
+        "这件大衣我准备穿一辈子",
+        "这个是皮肤科在用的清洁方法先打湿",
+        "这款裤子比大牌便宜一半",
     ],
 )
 def test_innocent_uses_do_not_alarm(engine, text):
