@@ -81,6 +81,15 @@ def test_ordinary_words_are_no_slips(engine, text):
         ("跟着老师做自媒体保证月入两万", "investment.returns"),
         ("这套邮票收藏几年能翻五倍", "investment.returns"),
         ("这个泳镜是全国第一大品牌", "absolute.first_ranking"),
+        ("这款剃须刀是国内唯一一款通过欧盟认证的", "absolute.exclusive"),  # 一一 collapses
+        ("这款洗衣液去渍最强没有之一", "absolute.top_grade"),  # 最强 does not swallow 没
+        ("过了下播这个价格马上翻倍", "urgency.free_scarcity"),
+        ("上千万的家庭都买过这款锅", "false_data.frenzy"),
+        ("几千人在抢这个色号", "false_data.frenzy"),
+        ("这款奶粉喝了就不需要再打针", "medical.disease_treatment"),
+        ("我跟你们保证百分之百不起皱", "guarantee.promise"),
+        ("这套拼图玩了孩子智商提升", "medical.health_function"),
+        ("下了播去我们的京东链接拍", "offsite.other_platform"),
     ],
 )
 def test_free_wordings_of_each_family(engine, text, rule):
