@@ -776,9 +776,9 @@ def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]
     """Is norm[start:end], which sounds like one of the canonical phrases, meant as that phrase?
     - It is no dictionary word itself (升值 / 升职 are both words: neither is a slip for the other).
     - Each character that differs from the phrase sits in a word of jieba's cut of the text around it
-      that lies inside the match and is no ordinary dictionary word of two or more characters (one of
-      at least ORDINARY_WORD_FREQ; 一定升职 cuts
-      升职, a word: not 一定升值; 主播威心 cuts 威心, no word: 主播微信).
+      that lies inside the match and is no ordinary dictionary word (two or more characters, frequency
+      at least ORDINARY_WORD_FREQ): 一定升职 cuts 升职, a word: not 一定升值; 主播威心 cuts 威心, no
+      word: 主播微信; 央视推见 cuts 推见, a rare entry: 央视推荐.
     - A two-character match must also start and end on word edges (喝醉好难受 cuts 喝醉|好: not 最好;
       这个地一直 cuts 地|一直: not 第一)."""
     said = norm[start:end]
