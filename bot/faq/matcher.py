@@ -91,7 +91,9 @@ KIND_WORDS = TIME_WORDS | {"谁", "多少", "几", "多重", "多大", "多高",
 KIND_ALIASES = {"几": "多少", "多高": "多大", "多宽": "多大", "多厚": "多大"}
 WHEN_WORD = "什么时候"
 ARRIVAL_WORD = "到货"
-INTENT_BOOST = 1.2  # a money word in a question: what it asks, above the topic it names
+INTENT_BOOST = 1.2
+WHICH_WORDS = frozenset(("什么", "哪个"))
+ASKED_BOOST = 1.3  # the word a 什么 / 哪个 asks for (发什么快递: the courier, not the dispatch)  # a money word in a question: what it asks, above the topic it names
 REASON_WEIGHT = 0.5
 SLOT_WEIGHT = 0.5  # a slot word this heavy (not a bare 红 or 甜 in passing)
 SLOT_MISS = 0.75  # score kept by an entry that names another member of the slot's class, or none
@@ -258,6 +260,31 @@ def answer_kinds(answer: str) -> str:
     return " ".join(kinds)
 
 
+HOW_TO_FIX = "怎么办"
+NEGATION_UNITS = frozenset(("不", "没", "没有"))
+
+
+def _problem_predicate(units: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The problem a "…(了)怎么办" question asks about: its last word before 了怎么办, with a
+    negation in front of it (不 制冷); None for other questions or a predicate that is only grammar."""
+    if HOW_TO_FIX not in units:
+        return None
+    before = list(units[: units.index(HOW_TO_FIX)])
+    while before and before[-1] == "了":
+        before.pop()
+    if not before or before[-1] in QUESTION_WORDS or before[-1] in FUNCTION_WORDS or len(before[-1]) < 2:
+        return None
+    if len(before) >= 2 and before[-2] in NEGATION_UNITS:
+        return (before[-2], before[-1])
+    return (before[-1],)
+
+
+def _says(units: tuple[str, ...], seq: tuple[str, ...]) -> bool:
+    """Whether ``seq`` occurs in ``units`` as consecutive words."""
+    n = len(seq)
+    return any(units[i : i + n] == seq for i in range(len(units) - n + 1))
+
+
 def split_question(question: str) -> list[str]:
     parts = [p.strip() for p in re.split(r"[？?]+", question) if p.strip()]
     return parts if len(parts) > 1 else [question]
@@ -305,6 +332,21 @@ class FaqMatcher:
             for u in seen:
                 df[u] = df.get(u, 0) + 1
         self._df = df
+        # what this FAQ calls a problem: the predicate its own questions ask what to do about
+        # (开胶了怎么办 -> 开胶, 不制冷了怎么办 -> 不 制冷); a message ending on it reports it (鞋子开胶了)
+        self._faq_problems = frozenset(
+            p for items in analysed for _, _, a in items if (p := _problem_predicate(a.units)) is not None
+        )
+        # a grammar character that is all a phrase names besides its question word (跟多高？: the heel)
+        # is what that FAQ means by it, not grammar
+        self._content_chars = frozenset(
+            c
+            for items in analysed
+            for _, _, a in items
+            if len(rest := [u for u in a.units if u not in QUESTION_WORDS]) == 1
+            and len(c := rest[0]) == 1
+            and c in FUNCTION_CHARS
+        )
         # what the answers say: evidence for a question the examples did not foresee (新疆 in an
         # answer about postage); used for words the questions and examples never use
         answer_df: dict[str, int] = {}
@@ -368,7 +410,7 @@ class FaqMatcher:
             return w
         if unit in QUESTION_WORDS:
             w = 0.35
-        elif unit in FUNCTION_WORDS or (len(unit) == 1 and unit in FUNCTION_CHARS):
+        elif unit in FUNCTION_WORDS or (len(unit) == 1 and unit in FUNCTION_CHARS and unit not in self._content_chars):
             w = 0.1
         elif unit in GENERIC_WORDS:
             w = 0.25
@@ -495,7 +537,9 @@ class FaqMatcher:
         best = 0.0
         if f.classes and not other.classes.keys().isdisjoint(f.classes):
             best = 0.75
-        if not f.cjk:
+        if not f.cjk or unit in QUESTION_WORDS:
+            # question words ask different things however many characters they share: 什么 is not
+            # 什么时候, 多少 is not 多少钱 (发什么快递 does not ask when it ships)
             return best
         if f.pinyin and f.pinyin in other.pinyin:
             best = 0.85
@@ -561,6 +605,8 @@ class FaqMatcher:
             # a clause ending in 了 is news, unless the news is a problem the tables know by another
             # name (宝宝屁股红了 is a 尿布疹, 边上磕了 a 破损)
             problem = next((u for u in a.units if not REPORT_CLASSES.isdisjoint(self._unit_classes(u))), None)
+            if problem is None:
+                problem = next((" ".join(p) for p in self._faq_problems if _says(a.units, p)), None)
             if problem is not None:
                 gate = GateResult(QUESTION, problem)
         return a, gate
@@ -608,7 +654,8 @@ class FaqMatcher:
         except Exception:  # the encoder is an extra: a failure there costs an answer, never the room
             log.exception("FAQ sentence encoder failed on %r", text[:80])
             return m
-        faq_id, said = decide(opinion, m.best_id, dict(m.candidates))
+        tie = tuple(c for c, _ in m.candidates[:2]) if m.reason == "ambiguous" else ()
+        faq_id, said = decide(opinion, m.best_id, dict(m.candidates), tie)
         if faq_id is not None:
             index = next(i for i, e in enumerate(self.entries) if e.id == faq_id)
             # a price question is the one kind whose absence the answers show reliably (an amount of
@@ -660,6 +707,11 @@ class FaqMatcher:
                 # ... unless something weighty follows: then it is the condition (坏了保修吗)
                 w *= CONDITION_WEIGHT
             q_units[u] = max(q_units.get(u, 0.0), w)
+        for i, u in enumerate(a.units[:-1]):
+            nxt = a.units[i + 1]
+            if u in WHICH_WORDS and nxt in q_units and nxt not in QUESTION_WORDS and q_units[nxt] > 0.3:
+                # 发什么快递, 鞋底什么材质, 哪个牌子: the thing after 什么 / 哪个 is what is asked for
+                q_units[nxt] *= ASKED_BOOST
         if not RETURN_ACTIONS.isdisjoint(q_units):
             for u in RETURN_REASONS.intersection(q_units):
                 # 买错了可以退吗 asks about returning; why is context
