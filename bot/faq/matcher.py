@@ -92,7 +92,8 @@ KIND_ALIASES = {"几": "多少", "多高": "多大", "多宽": "多大", "多厚
 WHEN_WORD = "什么时候"
 ARRIVAL_WORD = "到货"
 INTENT_BOOST = 1.2  # a money word in a question: what it asks, above the topic it names
-WHICH_WORDS = frozenset(("什么", "哪个"))
+WHAT_WORD = "什么"
+WHICH_WORDS = frozenset((WHAT_WORD, "哪个"))
 ASKED_BOOST = 1.3  # the word a 什么 / 哪个 asks for (发什么快递: the courier, not the dispatch)
 REASON_WEIGHT = 0.5
 SLOT_WEIGHT = 0.5  # a slot word this heavy (not a bare 红 or 甜 in passing)
@@ -796,6 +797,9 @@ class FaqMatcher:
                 pi = self._entry_phrases[bi][0]
                 best[bi] = Ranked(0.0, bi, self.phrases[pi], 0.0, 0.0, 0.0, 0.0, [])
         asked = [u for u in q_units if u in ASKING_WORDS]
+        # 发什么快递 is answered by an answer that names a courier: the thing asked for stands for 什么
+        # (哪个 is not: 几号链接 asks which link of the show, not the one an answer names)
+        asked_for = [a.units[i + 1] for i, u in enumerate(a.units[:-1]) if u == WHAT_WORD]
         heaviest = max(q_units, key=lambda u: q_units[u])
         # entries one of whose phrasings says the heaviest word: the whole-text route is for messages
         # no phrasing explains (怎么联系客服 is for the entry that asks about 客服, not for one whose
@@ -817,7 +821,10 @@ class FaqMatcher:
                 # (几号链接 is not answered by an answer that mentions a 链接)
                 and q_units[heaviest] >= DOC_KEY_WEIGHT
                 and self._credit(heaviest, bag) >= 0.75
-                and all(self._states(r.entry, u) for u in asked)
+                and all(
+                    self._states(r.entry, u) or (u == WHAT_WORD and any(self._states(r.entry, v) for v in asked_for))
+                    for u in asked
+                )
                 and not (phrased - {r.entry})
             ):
                 # no phrasing fits, but the entry as a whole (its answer too) explains the message
