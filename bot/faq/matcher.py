@@ -91,6 +91,7 @@ KIND_WORDS = TIME_WORDS | {"谁", "多少", "几", "多重", "多大", "多高",
 KIND_ALIASES = {"几": "多少", "多高": "多大", "多宽": "多大", "多厚": "多大"}
 WHEN_WORD = "什么时候"
 ARRIVAL_WORD = "到货"
+ARRIVAL_CLASS = "抵达"  # 到货, 收到
 INTENT_BOOST = 1.2  # a money word in a question: what it asks, above the topic it names
 WHAT_WORD = "什么"
 WHICH_WORDS = frozenset((WHAT_WORD, "哪个"))
@@ -704,8 +705,11 @@ class FaqMatcher:
             if w > 0.3 and (u in focus or (u == last and report)):
                 # what went wrong is what the message is about (快递压坏了: the damage, not the courier)
                 w *= PROBLEM_BOOST
-            elif report and last is not None and u != last and self.weight(last) >= 1.0:
-                # ... unless something weighty follows: then it is the condition (坏了保修吗)
+            elif (report or ARRIVAL_CLASS in self._unit_classes(u)) and (
+                last is not None and u != last and self.weight(last) >= 1.0
+            ):
+                # ... unless something weighty follows: then it is the condition (坏了保修吗), as an
+                # arrival is (到了多久能安装: the installing, not the delivery)
                 w *= CONDITION_WEIGHT
             q_units[u] = max(q_units.get(u, 0.0), w)
         for i, u in enumerate(a.units[:-1]):
