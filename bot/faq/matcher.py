@@ -94,6 +94,7 @@ ARRIVAL_WORD = "到货"
 ARRIVAL_CLASS = "抵达"  # 到货, 收到
 INTENT_BOOST = 1.2  # a money word in a question: what it asks, above the topic it names
 WHAT_WORD = "什么"
+MODIFIER_MARK = "的"
 WHICH_WORDS = frozenset((WHAT_WORD, "哪个"))
 ASKED_BOOST = 1.3  # the word a 什么 / 哪个 asks for (发什么快递: the courier, not the dispatch)
 REASON_WEIGHT = 0.5
@@ -714,6 +715,14 @@ class FaqMatcher:
             q_units[u] = max(q_units.get(u, 0.0), w)
         for i, u in enumerate(a.units[:-1]):
             nxt = a.units[i + 1]
+            if (
+                nxt == MODIFIER_MARK
+                and u in q_units
+                and u not in QUESTION_WORDS
+                and any(self.weight(v) >= 1.0 and v not in QUESTION_WORDS for v in a.units[i + 2 :])
+            ):
+                # 真皮的能水洗吗: what the thing is (真皮的) is the condition, the washing is asked
+                q_units[u] *= CONDITION_WEIGHT
             if u in WHICH_WORDS and nxt in q_units and nxt not in QUESTION_WORDS and q_units[nxt] > 0.3:
                 # 发什么快递, 鞋底什么材质, 哪个牌子: the thing after 什么 / 哪个 is what is asked for
                 q_units[nxt] *= ASKED_BOOST
