@@ -4,7 +4,7 @@ Every entry is indexed as *phrases*: each part of its question, each example, ea
 bag of all its words (the answer's words count for less, a word many answers say counts little). A
 message and a phrase are compared word by word after normalization (``normalize.py``): a message
 word is *covered* by a phrase when the phrase has the same word (1.0), a homophone of it (0.85), a
-word of the same class (广州 ~ 北京, 0.75), the head of a compound (结业证书 ~ 证书, 0.7), or part of
+word of the same class (广州 ~ 北京, 0.75), or part of
 it (退 in 退货, a shared character pair of an unknown word: 0.5-0.8); a word the phrase lacks but the
 rest of its entry has (answer, other phrasings) gets a share of that credit.
 
@@ -79,7 +79,6 @@ DOC_CONTENT = 1.0  # ... when the content it explains weighs at least this
 DOC_KEY_WEIGHT = 1.0  # ... and the message's heaviest word, at least this heavy, is in it
 ANSWER_SPREAD = 2  # a word in more answers than this gets proportionally less credit from them
 PRICE_WORD = "多少钱"
-PRICE_MISS = 0.6  # score kept by an entry that names no money when the message asks a price
 FEE_CLASS = "费用"  # words that ask about money (加钱, 运费, 收费, 免费)
 PROBLEM_CLASS = "损坏"  # words that report something went wrong (破损, 发霉, 故障)
 REPORT_CLASSES = frozenset((PROBLEM_CLASS, "不适"))  # ... or that the body reacted badly (过敏, 腹泻)
@@ -106,7 +105,6 @@ KEY_MISS = 0.85  # score kept by an entry that does not explain the message's we
 # a message word the phrase lacks but its entry has elsewhere (answer, other phrasings) gets this
 # share of the entry's credit: 到北京要几天 is said by 多久到 plus an answer that names regions
 ENTRY_CREDIT = 0.6
-HEAD_CREDIT = 0.7  # credit for a word whose end is the phrase's word (结业证书 ~ 证书)
 UNKNOWN_WORD_FLOOR = 0.7
 ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
 ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
@@ -168,7 +166,6 @@ class _Feats:
     chars: tuple[str, ...]
     pinyin: str
     classes: frozenset[str]
-    head: bool  # may be credited for its last characters (a compound's head)
 
 
 @dataclass(slots=True)
@@ -522,8 +519,6 @@ class FaqMatcher:
                 # (链接 is not 连接)
                 pinyin=pinyin_key(unit) if cjk and len(unit) >= 2 and unit not in self._canonical else "",
                 classes=self.analyzer.vocab.classes.get(unit, frozenset()),
-                # a word the tables know means what they say (货到付款 is no kind of 付款)
-                head=cjk and len(unit) >= 3 and unit not in self._canonical,
             )
             if len(self._feat_cache) > 50_000:
                 self._feat_cache.clear()
@@ -532,7 +527,7 @@ class FaqMatcher:
 
     def _credit(self, unit: str, other: _Phrase) -> float:
         """How well ``other`` explains ``unit``: 1 (or its scale) for the word itself, 0.85 a
-        homophone, 0.75 a word of the same class, 0.5-0.8 shared characters or the compound's head."""
+        homophone, 0.75 a word of the same class, 0.5-0.8 shared characters."""
         scale = other.credit_scale.get(unit)
         if scale is not None:
             return scale
@@ -549,13 +544,6 @@ class FaqMatcher:
         if best < 0.8 and f.bigrams:
             best = max(best, 0.8 * len(f.bigrams & other.bigrams) / len(f.bigrams))
             best = max(best, 0.5 * sum(c in other.chars for c in f.chars) / len(f.chars))
-            if f.head:
-                for k in range(len(unit) - 1, 1, -1):
-                    # the head of a compound is its end: 结业证书 is a kind of 证书 (猫砂盆 is no 猫砂)
-                    head = other.credit_scale.get(unit[-k:])
-                    if head is not None and self.weight(unit[-k:]) > 0.3:
-                        best = max(best, HEAD_CREDIT * head)
-                        break
         elif len(unit) == 1 and unit in other.chars:
             best = max(best, 0.5)
         return best
@@ -847,13 +835,6 @@ class FaqMatcher:
             r.content = max(r.content, bag_content)
             if bag_cov > r.cov_q:
                 r.covered = bag_covered
-        fee = [u for u in q_units if u == PRICE_WORD or FEE_CLASS in self._unit_classes(u)]
-        if fee:
-            # 多少钱 / 要钱 / 运费 ask about money; an entry whose text names no amount of money and no
-            # fee does not answer it (多少钱一套 next to 一套有几本, 快递到新疆要钱吗 next to 发什么快递)
-            for e, r in best.items():
-                if not self._states(e, PRICE_WORD) and not any(self._states(e, u) for u in fee):
-                    r.score *= PRICE_MISS
         for u in KIND_WORDS.intersection(q_units):
             # 多久 / 什么时候 ask for a time, 多少 an amount; an entry that states none and never asks
             # one answers something else (能看多久: the validity, not the download entry)
