@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 ADMIN = {"Authorization": "Bearer admin"}
 CHANNEL = "qinghe"
-TAUGHT = 3
+TAUGHT = 6
 
 
 def write_config(path: Path, *, redis_url: str, irc_url: str, faq: Path, state: Path, port: int) -> None:
