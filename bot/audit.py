@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -89,6 +90,15 @@ def encode_raw(raw: Any) -> Any:
         return raw
 
 
+def raw_json(body: bytes) -> EncodedRaw | None:
+    """A packet's JSON body, already parsed, kept as the raw payload itself: the audit line embeds
+    these bytes as they came instead of re-encoding the decoded payload. None when they cannot go
+    into one line as they are (JSON may hold line breaks between its tokens, or orjson is missing)."""
+    if orjson is None or b"\n" in body or b"\r" in body:
+        return None
+    return EncodedRaw(body)
+
+
 def dumps(record: dict[str, Any]) -> str:
     """One audit line (without its newline): strict JSON, UTF-8, whatever the payload holds."""
     if orjson is not None:
@@ -112,6 +122,8 @@ class AuditLog:
         self.unreadable: dict[str, int] = {}
         #: files whose torn last line was ended with a newline when they were opened
         self.repaired_files = 0
+        self._stamp_ms = -1
+        self._stamp = ""
 
     def path_for(self, room: str, day: dt.date) -> Path:
         return self.dir / room / f"{day.isoformat()}.jsonl"
@@ -120,8 +132,18 @@ class AuditLog:
         if event.type in NOT_AUDITED or (isinstance(event, AnchorSpeech) and not event.final):
             return  # partial ASR results are revised by the final; the final is what was said
         record = event.to_dict(include_raw=True)
-        record["logged_at"] = dt.datetime.now().astimezone().isoformat(timespec="milliseconds")
+        record["logged_at"] = self._logged_at()
         self._queue(event.room, dumps(record))
+
+    def _logged_at(self) -> str:
+        """Local time to the millisecond, as ISO 8601 with its offset; formatted once per millisecond
+        (a busy room logs dozens of lines in one, and formatting cost more than encoding a line)."""
+        now = time.time()
+        ms = int(now * 1000)
+        if ms != self._stamp_ms:
+            self._stamp_ms = ms
+            self._stamp = dt.datetime.fromtimestamp(now).astimezone().isoformat(timespec="milliseconds")
+        return self._stamp
 
     def _queue(self, room: str, line: str) -> None:
         pending = self._pending.get(room)

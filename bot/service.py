@@ -26,10 +26,20 @@ from bot.audit import AuditLog, encode_raw
 from bot.bus.base import Bus
 from bot.bus.memory import MemoryBus
 from bot.config import RoomSettings, Settings
-from bot.events import AnchorSpeech, ChatMessage, Event, LiveStatus, PlatformNotice, RoomStatus, User
+from bot.events import (
+    AnchorSpeech,
+    ChatMessage,
+    EncodedRaw,
+    Event,
+    LiveStatus,
+    PlatformNotice,
+    RoomStatus,
+    User,
+)
 from bot.faq import FaqResponder, FaqStore
 from bot.faq.state import ReplyState
-from bot.loop_budget import RECEIVE_BUDGET, VIEWER_BUDGET
+from bot.faq.store import MATCH_CPU
+from bot.loop_budget import FAQ_BUDGET, RECEIVE_BUDGET, VIEWER_BUDGET, LoopLag
 from bot.room import RoomPipeline
 from bot.supervise import AdapterSupervisor
 from rules import RuleEngine
@@ -86,6 +96,7 @@ class GcPauses:
 
 
 GC_PAUSES = GcPauses()
+LOOP_LAG = LoopLag()
 
 
 def settle_heap() -> None:
@@ -97,6 +108,7 @@ def settle_heap() -> None:
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
     GC_PAUSES.reset()  # from here on the figures are the running rooms' own
+    LOOP_LAG.reset()
 
 
 class IngestTimeout(TimeoutError):
@@ -226,7 +238,7 @@ class RoomRunner:
             self._audit_only(event)
             return
         else:
-            if event.raw is not None:
+            if event.raw is not None and type(event.raw) is not EncodedRaw:
                 # encoded now (the audit log needs it anyway): a queue of dict graphs made every
                 # garbage collection walk millions of objects under load
                 event = event.with_raw(encode_raw(event.raw))
@@ -495,6 +507,7 @@ class Service:
             self.runners[room.name] = runner
             runner.start(join_after=self._join_delay(index))
         self._watcher = asyncio.create_task(self._watch_files(), name="reload-watcher")
+        LOOP_LAG.start()
         log.info("service started: %d room(s)", len(self.runners))
 
     async def _watch_files(self) -> None:
@@ -512,6 +525,7 @@ class Service:
                     log.exception("reloading the FAQ failed; the previous FAQ keeps serving")
 
     async def stop(self) -> None:
+        LOOP_LAG.stop()
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -568,5 +582,19 @@ class Service:
             },
             "bus": bus,
             "gc": GC_PAUSES.status(),
+            "loop": LOOP_LAG.status(),
             "viewer_budget_waits": VIEWER_BUDGET.exhausted,
+            "faq": self._faq_status(),
+        }
+
+    def _faq_status(self) -> dict[str, Any]:
+        stores = list(self.faq_stores.values())
+        return {
+            "files": len(stores),
+            # FAQ files whose entries the sentence encoder is still embedding (start-up work)
+            "encoder_loading": sum(1 for s in stores if s.semantic_loading),
+            "semantic_skipped": sum(s.semantic_skipped for s in stores),
+            # CPU seconds spent matching, and windows in which matching used up its share of a core
+            "match_cpu_seconds": round(MATCH_CPU.seconds, 2),
+            "share_waits": FAQ_BUDGET.share_exhausted,
         }

@@ -50,10 +50,10 @@ class MemoryBus(Bus):
     async def publish(self, event: Event) -> Event:
         seq = self._seq.get(event.room, 0) + 1
         self._seq[event.room] = seq
-        event = event.with_seq(seq)
         # the window and the subscribers get the event without its raw payload: overlays never see
         # it, and 2,000 payloads per room were most of the heap (and of every full GC's work)
-        shown = event.without_raw()
+        shown = event.copied(seq, None)
+        event = shown if event.raw is None else event.copied(seq, event.raw)
         history = self._history.get(event.room)
         if history is None:
             history = self._history[event.room] = deque(maxlen=self._replay)
