@@ -101,21 +101,26 @@ def raw_json(body: bytes) -> EncodedRaw | None:
 
 def dumps(record: dict[str, Any]) -> str:
     """One audit line (without its newline): strict JSON, UTF-8, whatever the payload holds."""
+    return dumps_bytes(record).decode("utf-8")
+
+
+def dumps_bytes(record: dict[str, Any]) -> bytes:
+    """``dumps`` as the UTF-8 bytes that go into the file (what the log writes: no text layer)."""
     if orjson is not None:
         try:
             # orjson writes NaN/Infinity as null and refuses only what it cannot represent
             # (lone surrogates, integers beyond 64 bits, non-string keys): those take the slow path
-            return orjson.dumps(record, default=_orjson_default).decode("utf-8")
+            return orjson.dumps(record, default=_orjson_default)
         except (TypeError, orjson.JSONEncodeError):
             pass
-    return _dumps_stdlib(_decoded(record))
+    return _dumps_stdlib(_decoded(record)).encode("utf-8")
 
 
 class AuditLog:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.dir = Path(directory)
-        self._files: dict[str, tuple[str, IO[str]]] = {}
-        self._pending: dict[str, list[str]] = {}
+        self._files: dict[str, tuple[str, IO[bytes]]] = {}
+        self._pending: dict[str, list[bytes]] = {}
         self._flush_scheduled = False
         self.lines_written = 0
         #: lines that could not be read back at start-up (torn, hand-edited, junk), per room
@@ -133,7 +138,7 @@ class AuditLog:
             return  # partial ASR results are revised by the final; the final is what was said
         record = event.to_dict(include_raw=True)
         record["logged_at"] = self._logged_at()
-        self._queue(event.room, dumps(record))
+        self._queue(event.room, dumps_bytes(record))
 
     def _logged_at(self) -> str:
         """Local time to the millisecond, as ISO 8601 with its offset; formatted once per millisecond
@@ -145,7 +150,7 @@ class AuditLog:
             self._stamp = dt.datetime.fromtimestamp(now).astimezone().isoformat(timespec="milliseconds")
         return self._stamp
 
-    def _queue(self, room: str, line: str) -> None:
+    def _queue(self, room: str, line: bytes) -> None:
         pending = self._pending.get(room)
         if pending is None:
             pending = self._pending[room] = []
@@ -176,15 +181,17 @@ class AuditLog:
         for room, lines in pending.items():
             try:
                 fh = self._file(room)
-                fh.write("\n".join(lines) + "\n")
+                count = len(lines)
+                lines.append(b"")  # the batch ends with a newline too
+                fh.write(b"\n".join(lines))
                 fh.flush()
-                self.lines_written += len(lines)
+                self.lines_written += count
             except OSError as exc:
                 failed = exc
         if failed is not None:
             raise failed
 
-    def _file(self, room: str) -> IO[str]:
+    def _file(self, room: str) -> IO[bytes]:
         day = dt.date.today().isoformat()
         current = self._files.get(room)
         if current is None or current[0] != day:
@@ -193,10 +200,10 @@ class AuditLog:
             path = self.path_for(room, dt.date.today())
             path.parent.mkdir(parents=True, exist_ok=True)
             torn = _ends_torn(path)
-            fh = open(path, "a", encoding="utf-8", newline="\n")
+            fh = open(path, "ab")
             if torn:
                 # the line a kill interrupted stays (unreadable, skipped when read); ours starts clean
-                fh.write("\n")
+                fh.write(b"\n")
                 self.repaired_files += 1
                 log.warning("audit %s: %s ended in a torn line; closed it with a newline", room, path)
             self._files[room] = current = (day, fh)

@@ -75,6 +75,8 @@ INTERACT_KINDS = {1: "enter", 2: "follow", 3: "share", 4: "follow", 5: "follow"}
 
 MAX_UNKNOWN_NAMES = 1000
 MAX_EXTRA_JSON = 64 * 1024
+#: viewers whose User is kept for their next line (then the memo starts afresh)
+USERS_REMEMBERED = 4096
 
 
 class CommandError(ValueError):
@@ -139,6 +141,8 @@ class CommandParser:
         self._login_notice_shown = False
         self._recent_enters: OrderedDict[tuple[int, str, int], None] = OrderedDict()
         self._raw: Any = None  # the raw payload of the command being parsed (see ``parse``)
+        self._users: dict[tuple[Any, ...], User] = {}
+        self._users_for: tuple[str | None, str | None] = (anchor_uid, bot_uid)
         self._handlers: dict[str, Callable[[dict[str, Any]], list[Event]]] = {
             "DANMU_MSG": self._danmu,
             "SEND_GIFT": self._gift,
@@ -284,12 +288,20 @@ class CommandParser:
             return None
         if type(emoticon) is not int:
             return None
-        medal = None
-        if len(medal_arr) >= 2:
-            medal_name, medal_level = medal_arr[1], medal_arr[0]
-            if type(medal_name) is not str or type(medal_level) is not int:
-                return None
+        medal_name, medal_level = (medal_arr[1], medal_arr[0]) if len(medal_arr) >= 2 else ("", 0)
+        if type(medal_name) is not str or type(medal_level) is not int:
+            return None
+        # viewers chat again and again: their User (immutable) is made once, while the roles hold
+        key = (uid, name, moderator, level, medal_name, medal_level, guard)
+        if self._users_for != (self.anchor_uid, self.bot_uid) or len(self._users) >= USERS_REMEMBERED:
+            self._users.clear()
+            self._users_for = (self.anchor_uid, self.bot_uid)
+        user = self._users.get(key)
+        if user is None:
             medal = Medal(name=medal_name, level=medal_level) if medal_name else None
+            user = self._users[key] = self._user(
+                uid, name, moderator=moderator == 1, level=level, medal=medal, guard=guard
+            )
         platform_ts = _ts(ts, 1000)
         extra = self._extra(meta[15])
         reply = _str(extra.get("reply_uname"))
@@ -299,7 +311,7 @@ class CommandParser:
                 platform=PLATFORM,
                 raw=self._raw,
                 platform_ts=platform_ts,
-                user=self._user(uid, name, moderator=moderator == 1, level=level, medal=medal, guard=guard),
+                user=user,
                 text=text,
                 msg_id=_str(extra.get("id_str")) or None,
                 emoticon=emoticon == 1,
