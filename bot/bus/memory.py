@@ -40,6 +40,8 @@ class MemorySubscription(QueuedSubscription):
 
 
 class MemoryBus(Bus):
+    publish_never_waits = True  # a window append and queue offers: nothing to wait for
+
     def __init__(self, replay: int = 2000, subscriber_queue: int = 1000) -> None:
         self._replay = replay
         self._queue_size = subscriber_queue
