@@ -105,10 +105,23 @@ def settle_heap() -> None:
     the young generation less often. Full collections then scan only what the running rooms made,
     which took them from hundreds of milliseconds to a few (see docs/benchmarks.md)."""
     gc.collect()
+    _trim_malloc()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
     GC_PAUSES.reset()  # from here on the figures are the running rooms' own
     LOOP_LAG.reset()
+
+
+def _trim_malloc() -> None:
+    """Give the C heap's free pages back to the system: loading the rule packs and FAQ tables
+    frees many temporary objects whose memory the allocator would otherwise keep (glibc only)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to trim this way
 
 
 class IngestTimeout(TimeoutError):
