@@ -235,3 +235,29 @@ async def test_healthz_shows_the_loop_lag_and_the_faq_figures(tmp_path: Path) ->
     assert set(lag) == {"every_ms", "ticks", "longest_ms", "over_ms"} and "250" in lag["over_ms"]
     assert status["faq"]["files"] == 1
     assert set(status["faq"]) == {"files", "encoder_loading", "semantic_skipped", "match_cpu_seconds", "share_waits"}
+
+
+@pytest.mark.parametrize("wanted", ["", "asyncio", "nonsense"])
+def test_the_service_runs_on_asyncios_loop_unless_uvloop_is_asked_for(
+    wanted: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.serving import LOOP_SWITCH, new_event_loop
+
+    monkeypatch.setenv(LOOP_SWITCH, wanted)
+    loop = new_event_loop()
+    try:
+        assert type(loop).__module__.startswith("asyncio")
+    finally:
+        loop.close()
+
+
+def test_uvloop_when_asked_for_and_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    uvloop = pytest.importorskip("uvloop")
+    from bot.serving import LOOP_SWITCH, new_event_loop
+
+    monkeypatch.setenv(LOOP_SWITCH, "uvloop")
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()

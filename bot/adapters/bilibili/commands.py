@@ -76,7 +76,7 @@ INTERACT_KINDS = {1: "enter", 2: "follow", 3: "share", 4: "follow", 5: "follow"}
 MAX_UNKNOWN_NAMES = 1000
 MAX_EXTRA_JSON = 64 * 1024
 #: viewers whose User is kept for their next line (then the memo starts afresh)
-USERS_REMEMBERED = 4096
+USERS_REMEMBERED = 1024
 
 
 class CommandError(ValueError):
