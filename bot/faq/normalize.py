@@ -218,8 +218,14 @@ class _Jieba:
                 import jieba
 
                 jieba.setLogLevel(logging.WARNING)
-                cls._tok = jieba.Tokenizer()
-                cls._tok.initialize()
+                # the process-wide dictionary (the rules engine loads it too), and a table of our own
+                # over the same word strings and counts: a second jieba.Tokenizer().initialize()
+                # read the whole dictionary again (about 80 MB), this copy costs about 15 MB
+                jieba.initialize()
+                tok = jieba.Tokenizer()
+                tok.FREQ, tok.total = dict(jieba.dt.FREQ), jieba.dt.total
+                tok.initialized = True
+                cls._tok = tok
             for w in words:
                 if w not in cls._added and len(w) >= 2 and all(is_cjk(c) for c in w):
                     cls._tok.add_word(w)
