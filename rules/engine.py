@@ -524,10 +524,10 @@ def _negated(text: str, norm: str, offs: OffsetMap | None, start: int, window: i
             last = m
         if last is not None and not grammar.cancel.search(norm, last.end(), start):
             return True
-    starts: Sequence[int] = range(len(norm) + 1) if offs is None else offs.lists()[0]
     lo = max(0, start - window)
     if lo == start or grammar.negation.search(norm, lo, start) is None:
-        return False  # the usual case: no negator right before the term
+        return False  # the usual case: no negator right before the term (and no offset lists built)
+    starts: Sequence[int] = range(len(norm) + 1) if offs is None else offs.lists()[0]
     # Stay inside the clause: a comma or full stop in the original between negator and term ends it.
     original = text[starts[lo] : starts[start]]
     cut = None
@@ -582,17 +582,20 @@ def _dag_bounds(s: str, jieba) -> set[int]:  # type: ignore[no-untyped-def]
     n = len(s)
     route_p = [0.0] * (n + 1)
     route_x = [0] * (n + 1)
+    get = freq.get
     for idx in range(n - 1, -1, -1):
         best_p = best_x = None
         i = idx
-        frag = s[idx]
-        while i < n and frag in freq:
-            if freq[frag]:
-                p = ln(freq.get(frag) or 1) - logtotal + route_p[i + 1]
+        f = get(s[idx])  # one lookup per prefix: None ends the walk (jieba keeps every prefix, at 0)
+        while f is not None:
+            if f:
+                p = ln(f) - logtotal + route_p[i + 1]
                 if best_p is None or p > best_p or (p == best_p and i > best_x):
                     best_p, best_x = p, i
             i += 1
-            frag = s[idx : i + 1]
+            if i >= n:
+                break
+            f = get(s[idx : i + 1])
         if best_p is None:  # no dictionary word starts here: the character alone
             best_p, best_x = ln(freq.get(s[idx]) or 1) - logtotal + route_p[idx + 1], idx
         route_p[idx] = best_p
@@ -610,8 +613,8 @@ def _dag_bounds(s: str, jieba) -> set[int]:  # type: ignore[no-untyped-def]
                 buf = s[buf_start:x]
                 if len(buf) > 1 and not freq.get(buf):
                     pos = buf_start
-                    for word in jieba.finalseg.cut(buf):
-                        pos += len(word)
+                    for size in _hmm_word_sizes(buf, jieba.finalseg):
+                        pos += size
                         bounds.add(pos)
                 else:
                     bounds.update(range(buf_start, x + 1))
@@ -622,6 +625,71 @@ def _dag_bounds(s: str, jieba) -> set[int]:  # type: ignore[no-untyped-def]
             break
         x = y
     return bounds
+
+
+_HAN_RUN = re.compile("[\u4E00-\u9FD5]+")  # jieba.finalseg's re_han, one block
+
+
+def _hmm_word_sizes(buf: str, finalseg) -> list[int]:  # type: ignore[no-untyped-def]
+    """The lengths of the words jieba.finalseg.cut(buf) yields, in order. A run of ideographs (the usual
+    case) goes through the same Viterbi as jieba's, with the same float arithmetic and tie-breaking (max
+    over (probability, state) tuples), unrolled over the four states with back-pointers instead of
+    copied path lists; anything else is left to jieba."""
+    if _HAN_RUN.fullmatch(buf) is None:
+        return [len(w) for w in finalseg.cut(buf)]
+    low = finalseg.MIN_FLOAT
+    start_p, trans, emit = finalseg.start_P, finalseg.trans_P, finalseg.emit_P
+    e_b, e_m, e_e, e_s = emit["B"].get, emit["M"].get, emit["E"].get, emit["S"].get
+    t_b, t_m, t_e, t_s = trans["B"].get, trans["M"].get, trans["E"].get, trans["S"].get
+    # trans_p[y0].get(y, MIN_FLOAT) for the PrevStatus pairs (B <- E,S; M <- M,B; S <- S,E; E <- B,M).
+    eb, sb = t_e("B", low), t_s("B", low)
+    mm, bm = t_m("M", low), t_b("M", low)
+    ss, es = t_s("S", low), t_e("S", low)
+    be, me = t_b("E", low), t_m("E", low)
+    c = buf[0]
+    vb = start_p["B"] + e_b(c, low)
+    vm = start_p["M"] + e_m(c, low)
+    ve = start_p["E"] + e_e(c, low)
+    vs = start_p["S"] + e_s(c, low)
+    back: list[tuple[str, str, str, str]] = []  # per step: the previous state chosen for B, M, E, S
+    for c in buf[1:]:
+        em = e_b(c, low)
+        p1, p2 = ve + eb + em, vs + sb + em  # (prob, "E") vs (prob, "S"): a tie goes to "S"
+        nb, fb = (p1, "E") if p1 > p2 else (p2, "S")
+        em = e_m(c, low)
+        p1, p2 = vm + mm + em, vb + bm + em  # "M" vs "B": a tie goes to "M"
+        nm, fm = (p2, "B") if p2 > p1 else (p1, "M")
+        em = e_s(c, low)
+        p1, p2 = vs + ss + em, ve + es + em  # "S" vs "E": a tie goes to "S"
+        ns, fs = (p2, "E") if p2 > p1 else (p1, "S")
+        em = e_e(c, low)
+        p1, p2 = vb + be + em, vm + me + em  # "B" vs "M": a tie goes to "M"
+        ne, fe = (p1, "B") if p1 > p2 else (p2, "M")
+        back.append((fb, fm, fe, fs))
+        vb, vm, ve, vs = nb, nm, ne, ns
+    state = "E" if ve > vs else "S"  # max over (V, y) for y in "ES": a tie goes to "S"
+    states = [state]
+    for fb, fm, fe, fs in reversed(back):
+        state = {"B": fb, "M": fm, "E": fe, "S": fs}[state]
+        states.append(state)
+    states.reverse()
+    # jieba's __cut over the states, then its Force_Split_Words, counting characters instead of slicing.
+    sizes: list[int] = []
+    begin = nexti = 0
+    for i, pos in enumerate(states):
+        if pos == "B":
+            begin = i
+        elif pos == "E":
+            sizes.append(i + 1 - begin)
+            nexti = i + 1
+        elif pos == "S":
+            sizes.append(1)
+            nexti = i + 1
+    if nexti < len(buf):
+        sizes.append(len(buf) - nexti)
+    if finalseg.Force_Split_Words:
+        return [len(w) for w in finalseg.cut(buf)]  # rare: words jieba was told to split; its own walk
+    return sizes
 
 
 def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]) -> bool:
