@@ -16,6 +16,7 @@ import logging
 import math
 import re
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -705,20 +706,26 @@ def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]
     if freq.get(said):
         return False
     lo = max(0, start - 8)
-    bounds = sorted(_cut_bounds(norm[lo : min(len(norm), end + 8)]))
-    edges = [b + lo for b in bounds]
-    if end - start <= 2 and (start not in edges or end not in edges):
+    bounds = _cut_bounds(norm[lo : min(len(norm), end + 8)])  # window offsets: start - lo, end - lo
+    first, stop = start - lo, end - lo
+    if stop - first <= 2 and (first not in bounds or stop not in bounds):
         return False
-    phrase = min(canonical, key=lambda c: sum(a != b for a, b in zip(c, said, strict=False)))
+    if len(canonical) == 1:
+        phrase = canonical[0]
+    else:  # the phrase it differs least from (the first of equals, as min() picks)
+        phrase = min(canonical, key=lambda c: sum(a != b for a, b in zip(c, said, strict=False)))
+    edges = None
     for i, (want, got) in enumerate(zip(phrase, said, strict=False)):
         if want == got:
             continue
-        pos = start + i
-        w_start = max(e for e in edges if e <= pos)
-        w_end = min(e for e in edges if e > pos)
-        if w_start < start or w_end > end:
+        if edges is None:
+            edges = sorted(bounds)
+        # The word of the cut around the slip: the last edge at or before it, the first edge after it.
+        k = bisect_right(edges, first + i)
+        w_start, w_end = edges[k - 1], edges[k]
+        if w_start < first or w_end > stop:
             return False  # the slip is glued into a word that reaches outside the phrase
-        if w_end - w_start >= 2 and freq.get(norm[w_start:w_end]):
+        if w_end - w_start >= 2 and freq.get(norm[w_start + lo : w_end + lo]):
             return False  # ...or is an ordinary word of its own
     return True
 
