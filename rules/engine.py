@@ -518,6 +518,10 @@ def _latin_edges_ok(norm: str, offs: OffsetMap | None, start: int, end: int) -> 
 
 def _negated(text: str, norm: str, offs: OffsetMap | None, start: int, window: int, grammar: _Grammar) -> bool:
     if grammar.spanning is not None:
+        # The negation regex holds the spanning negators too, and reaches at least as far back: when
+        # it finds nothing in the spanning window, neither check below can (the usual case).
+        if grammar.negation.search(norm, max(0, start - max(SPAN_WINDOW, window)), start) is None:
+            return False
         # 更别提 / 从来不 / 并不: the denial reaches past the clause it opens (不是药治不了病更别提治愈).
         span_lo = max(0, start - SPAN_WINDOW)
         last = None
@@ -632,12 +636,25 @@ _HAN_RUN = re.compile("[\u4E00-\u9FD5]+")  # jieba.finalseg's re_han, one block
 
 
 def _hmm_word_sizes(buf: str, finalseg) -> list[int]:  # type: ignore[no-untyped-def]
-    """The lengths of the words jieba.finalseg.cut(buf) yields, in order. A run of ideographs (the usual
-    case) goes through the same Viterbi as jieba's, with the same float arithmetic and tie-breaking (max
-    over (probability, state) tuples), unrolled over the four states with back-pointers instead of
-    copied path lists; anything else is left to jieba."""
-    if _HAN_RUN.fullmatch(buf) is None:
-        return [len(w) for w in finalseg.cut(buf)]
+    """The lengths of the words jieba.finalseg.cut(buf) yields, in order. Each run of ideographs goes
+    through the same Viterbi as jieba's, with the same float arithmetic and tie-breaking (max over
+    (probability, state) tuples), unrolled over the four states with back-pointers instead of copied
+    path lists; the rest is split as jieba splits it."""
+    if finalseg.Force_Split_Words:
+        return [len(w) for w in finalseg.cut(buf)]  # rare: words jieba was told to split; its own walk
+    if _HAN_RUN.fullmatch(buf) is not None:
+        return _viterbi_sizes(buf, finalseg)
+    # jieba's cut() of a mixed run (ideographs with digits or letters): its blocks, each as it does.
+    sizes: list[int] = []
+    for block in finalseg.re_han.split(buf):
+        if finalseg.re_han.match(block):
+            sizes += _viterbi_sizes(block, finalseg)
+        else:
+            sizes += [len(x) for x in finalseg.re_skip.split(block) if x]
+    return sizes
+
+
+def _viterbi_sizes(buf: str, finalseg) -> list[int]:  # type: ignore[no-untyped-def]
     low = finalseg.MIN_FLOAT
     start_p, trans, emit = finalseg.start_P, finalseg.trans_P, finalseg.emit_P
     e_b, e_m, e_e, e_s = emit["B"].get, emit["M"].get, emit["E"].get, emit["S"].get
@@ -688,8 +705,6 @@ def _hmm_word_sizes(buf: str, finalseg) -> list[int]:  # type: ignore[no-untyped
             nexti = i + 1
     if nexti < len(buf):
         sizes.append(len(buf) - nexti)
-    if finalseg.Force_Split_Words:
-        return [len(w) for w in finalseg.cut(buf)]  # rare: words jieba was told to split; its own walk
     return sizes
 
 
