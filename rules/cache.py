@@ -48,12 +48,18 @@ def cache_dir() -> Path | None:
 
 
 @lru_cache(maxsize=1)
-def _code_version() -> str:
+def _code_version() -> str | None:
+    """None when the engine's source cannot be read (then nothing tells an old cache file from a
+    current one, and the cache is not used)."""
     h = hashlib.sha256(f"{FORMAT} {sys.version_info[:2]} {marshal.version}".encode())
     here = Path(__file__).resolve().parent
     for name in _SOURCES:
         h.update(name.encode())
-        h.update((here / name).read_bytes())
+        try:
+            h.update((here / name).read_bytes())
+        except OSError as e:
+            log.warning("rules cache off: cannot read the engine's source %s (%s)", name, e)
+            return None
     for lib in _LIBRARIES:
         try:
             h.update(f"{lib}={metadata.version(lib)}".encode())
@@ -62,15 +68,19 @@ def _code_version() -> str:
     return h.hexdigest()
 
 
-def key_of(inputs: Any) -> str:
-    """The cache key of JSON-able build inputs (lists and dicts in a fixed order), with the code version."""
+def key_of(inputs: Any) -> str | None:
+    """The cache key of JSON-able build inputs (lists and dicts in a fixed order), with the code version;
+    None: no caching."""
+    version = _code_version()
+    if version is None or cache_dir() is None:
+        return None
     blob = json.dumps(inputs, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return hashlib.sha256(f"{_code_version()}\n{blob}".encode()).hexdigest()[:40]
+    return hashlib.sha256(f"{version}\n{blob}".encode()).hexdigest()[:40]
 
 
-def read(key: str) -> dict[str, Any] | None:
+def read(key: str | None) -> dict[str, Any] | None:
     folder = cache_dir()
-    if folder is None:
+    if folder is None or key is None:
         return None
     path = folder / f"{_PREFIX}{key}{_SUFFIX}"
     try:
@@ -87,10 +97,10 @@ def read(key: str) -> dict[str, Any] | None:
     return tables if isinstance(tables, dict) else None
 
 
-def write(key: str, tables: dict[str, Any]) -> None:
+def write(key: str | None, tables: dict[str, Any]) -> None:
     """Best effort: a read-only or full disk costs the next process a rebuild, nothing more."""
     folder = cache_dir()
-    if folder is None:
+    if folder is None or key is None:
         return
     try:
         blob = marshal.dumps({"format": FORMAT, "key": key, "tables": tables})

@@ -7,6 +7,9 @@ Speed design (scan runs inline in the room loop):
 - Slow path, only for lines with a candidate: offsets back into the original, the patterns whose trigger
   words were matched, leftmost-longest selection again with their matches, then per-hit context checks
   (Latin word edges, negation, warning words, jieba word boundaries).
+Loading: rules/tables.py computes the tables (keys, spellings, sound keys, patterns, character tables)
+as plain data, rules/cache.py keeps them on disk per set of packs, and `_assemble` builds the automata,
+regexes and flat per-key tuples from them, keeping nothing else of the build.
 The engine is immutable after load; a reload builds a new engine.
 """
 
@@ -30,7 +33,15 @@ from .normalize import _REPEAT, Normalizer, OffsetMap
 from .packs import load_packs
 from .phonetic import SoundCoder
 from .stream import SpeechStream
-from .tables import SCOPE_BITS, alternation, build_tables, cache_inputs, is_ascii_alnum, rule_mask
+from .tables import (
+    SCOPE_BITS,
+    alternation,
+    build_tables,
+    cache_inputs,
+    is_ascii_alnum,
+    release_build_caches,
+    rule_mask,
+)
 from .variants import Speller
 
 log = logging.getLogger(__name__)
@@ -182,6 +193,7 @@ class RuleEngine:
             tables = build_tables(self.rules, variants, lookalikes or {}, fillers)
             self._assemble(tables)
             cache.write(key, tables)
+            release_build_caches()
         self.errors.extend(PackError(*e) for e in tables["errors"])
         fold = self._norm.fold
         unless = []

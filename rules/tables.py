@@ -151,6 +151,16 @@ def build_tables(
     }
 
 
+def release_build_caches() -> None:
+    """Drop what only building needs from the process-wide caches (OpenCC's and Unicode's tabulation,
+    pypinyin's readings, spellings): an engine keeps its own copies of what it scans with."""
+    from . import normalize, phonetic, variants
+
+    for cached in (normalize.base_table, normalize._default_table, normalize._default_bmp_tables,
+                   phonetic._readings, variants._pinyin, variants._common):
+        cached.cache_clear()
+
+
 def _sound_tables(rules, masks, keys, values, gap_masks, gap_rights, coder, fold) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Every key in its sound form (see phonetic.py). A coded key stands for its exact spellings (which
     the exact automaton reports on the slow path) and, for phrases of rules with `phonetic` set and

@@ -119,3 +119,14 @@ def test_cached_builtin_engine_matches_the_golden_file(cache_home):
     checked, diffs = rules_golden.differences(engine)
     assert checked > 30_000
     assert diffs == []
+
+
+def test_no_cache_when_the_engine_source_cannot_be_read(tmp_path, cache_home, monkeypatch):
+    """Without the source nothing tells an old cache file from a current one: build, read nothing."""
+    monkeypatch.setattr(cache, "_SOURCES", (*cache._SOURCES, "missing.py"))
+    cache._code_version.cache_clear()
+    try:
+        assert hits(RuleEngine.load([pack(tmp_path)]))[0]
+        assert not list(cache_home.glob("rules-*.marshal"))
+    finally:
+        cache._code_version.cache_clear()
