@@ -4,6 +4,8 @@ decision (same rule, phrase and offsets on every line, in every scope).
     python tests/rules_golden.py write [--out FILE]    # record what the engine says now
     python tests/rules_golden.py check [--golden FILE] # compare; exit 1 and show the first differences
     python tests/rules_golden.py cli OUT_DIR           # `python -m rules.cli scan` output per scope, for diff
+                                                       # (reuses OUT_DIR/corpus.txt when it is there, so a
+                                                       # before/after pair scans the same lines)
 
 The corpus is built from the sentences in the repository (the shipped sample set, the blind batches, every
 string with an ideograph in tests/test_rules*.py, and the dev set in /work/shared/data/rules when it is
@@ -228,9 +230,13 @@ def main() -> int:
     args = ap.parse_args()
     if args.cmd == "cli":
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        lines = [ln for ln in corpus() if _encodable(ln)]
-        text = "\n".join(ln.replace("\r", " ").replace("\n", " ") for ln in lines) + "\n"
-        (args.out_dir / "corpus.txt").write_text(text, encoding="utf-8")
+        corpus_file = args.out_dir / "corpus.txt"
+        if corpus_file.is_file():
+            text = corpus_file.read_text(encoding="utf-8")
+        else:
+            lines = [ln for ln in corpus() if _encodable(ln)]
+            text = "\n".join(ln.replace("\r", " ").replace("\n", " ") for ln in lines) + "\n"
+            corpus_file.write_text(text, encoding="utf-8")
         for scope in SCOPES:
             with open(args.out_dir / f"scan-{scope}.jsonl", "wb") as out:
                 subprocess.run(
