@@ -410,3 +410,13 @@ class FaqChange(Event):
 
 
 ANCHOR_TEXT_TYPES = (AnchorSpeech,)
+
+#: The event types a busy room produces by the thousand (viewer chat and its kin). The replay
+#: windows keep everything else, warnings first among it, in a window of its own as well, so a
+#: flood of chat can never push the newest warning out of what an overlay replays when it
+#: reconnects or is reloaded.
+BULK_TYPES = frozenset({"chat", "gift", "enter", "like", "viewer_count"})
+
+
+def is_bulk(event: Event) -> bool:
+    return event.TYPE in BULK_TYPES

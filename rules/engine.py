@@ -75,6 +75,10 @@ DEFAULT_GRAMMAR = {
     "fillers": [],  # words a gap-tolerant phrase may hold between its words (全网就我们家最低)
 }
 SPAN_WINDOW = 20
+# A word of jieba's dictionary counts as ordinary (so a sound-alike inside it is no slip) from this
+# frequency on: 升职 (209) and 喝醉 (236) are words, 推见 (3) and 负作用 (13) are dictionary noise that ASR
+# and evaders produce for 推荐 and 副作用.
+ORDINARY_WORD_FREQ = 100
 MAX_ALIKE_CHECKS = 64  # sound-alike candidates checked per line (each costs a jieba cut of a window)
 GAP_REACH = 14  # characters after a gap pattern's left word in which a right word must start
 CONTEXT_WINDOW = 16  # characters on each side a [[context]] regex sees
@@ -724,8 +728,9 @@ def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]
     """Is norm[start:end], which sounds like one of the canonical phrases, meant as that phrase?
     - It is no dictionary word itself (升值 / 升职 are both words: neither is a slip for the other).
     - Each character that differs from the phrase sits in a word of jieba's cut of the text around it
-      that lies inside the match and is no dictionary word of two or more characters (一定升职 cuts
-      升职, a word: not 一定升值; 主播威心 cuts 威心, no word: 主播微信).
+      that lies inside the match and is no ordinary dictionary word (two or more characters, frequency
+      at least ORDINARY_WORD_FREQ): 一定升职 cuts 升职, a word: not 一定升值; 主播威心 cuts 威心, no
+      word: 主播微信; 央视推见 cuts 推见, a rare entry: 央视推荐.
     - A two-character match must also start and end on word edges (喝醉好难受 cuts 喝醉|好: not 最好;
       这个地一直 cuts 地|一直: not 第一)."""
     said = norm[start:end]
@@ -752,7 +757,7 @@ def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]
         w_start, w_end = edges[k - 1], edges[k]
         if w_start < first or w_end > stop:
             return False  # the slip is glued into a word that reaches outside the phrase
-        if w_end - w_start >= 2 and freq.get(norm[w_start + lo : w_end + lo]):
+        if w_end - w_start >= 2 and freq.get(norm[w_start + lo : w_end + lo], 0) >= ORDINARY_WORD_FREQ:
             return False  # ...or is an ordinary word of its own
     return True
 

@@ -63,16 +63,27 @@ def hit_accepted(hit: Hit, expected: str, fold, spellings=None) -> bool:  # type
     if phrase_accepted(hit.phrase, expected, fold) or phrase_accepted(hit.matched, expected, fold):
         return True
     m, e = fold(hit.matched), fold(expected)
-    if e and len(m) <= len(e) + MAX_FILLER and _in_order(e, m):
+    if e and _filler_span(e, m) <= len(e) + MAX_FILLER:
         return True
     # A Latin expected phrase (qq, vx) may be said in one folded character (扣扣 folds to 扣).
     shortest = 1 if expected.isascii() else 2
     return spellings is not None and any(s in m for s in spellings(expected) if len(s) >= shortest)
 
 
-def _in_order(needle: str, hay: str) -> bool:
-    it = iter(hay)
-    return all(c in it for c in needle)
+def _filler_span(needle: str, hay: str) -> int:
+    """Length of the shortest stretch of `hay` holding the characters of `needle` in order (a huge
+    number when there is none): 皮肤科专家都在推荐 holds 专家推荐 in 专家都在推荐, six characters."""
+    best = 1 << 30
+    for i, c in enumerate(hay):
+        if c != needle[0]:
+            continue
+        j = i
+        for n in needle[1:]:
+            j = hay.find(n, j + 1)
+            if j < 0:
+                return best
+        best = min(best, j - i + 1)
+    return best
 
 
 def read_violating(path: Path) -> list[tuple[str, str, str]]:

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from bot.bus.memory import MemoryBus
+from bot.events import FaqReply, Warning
 from tests.bus_support import chat, take
 
 
@@ -48,6 +49,25 @@ async def test_replay_window_is_bounded_and_gap_reported() -> None:
     assert sub.gap
     got = await take(sub, 5)
     assert [e.seq for e in got] == [16, 17, 18, 19, 20]
+
+
+@pytest.mark.asyncio
+async def test_a_chat_flood_never_pushes_warnings_out_of_the_replay() -> None:
+    # an OBS scene reloaded while chat pours in must still find the warnings of the last seconds
+    bus = MemoryBus(replay=5)
+    await bus.publish(Warning(room="a", text="全网最低价", rule="absolute.lowest"))
+    for i in range(30):
+        await bus.publish(chat("a", i))
+    await bus.publish(FaqReply(room="a", text="48小时内发货"))
+    for i in range(30, 60):
+        await bus.publish(chat("a", i))
+    sub = bus.subscribe("a", after_seq=0)
+    got = await take(sub, 7)
+    assert [e.seq for e in got] == [1, 32, 58, 59, 60, 61, 62]  # oldest first, each once
+    assert [e.type for e in got[:2]] == ["warning", "faq_reply"]
+    assert sub.gap  # chat lines were lost to the window, and the page is told so
+    again = bus.subscribe("a", after_seq=59)  # a reconnect asks only for what it missed
+    assert [e.seq for e in await take(again, 3)] == [60, 61, 62]
 
 
 @pytest.mark.asyncio

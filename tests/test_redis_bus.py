@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from bot.bus.redis import RedisBus, current_unit
 from bot.bus.redis_keys import Keys
+from bot.events import Warning
 from tests.bus_support import chat, take
 from tests.redis_support import RedisServer, needs_redis, redis_server  # noqa: F401 - fixture
 
@@ -80,6 +81,34 @@ async def test_replay_window_is_bounded_and_gap_reported(redis_server: RedisServ
         got = await take(sub, length)
         assert got[0].seq == 400 - length + 1 and got[-1].seq == 400
         await reader.close()
+    finally:
+        await bus.close()
+
+
+@pytest.mark.asyncio
+async def test_a_chat_flood_never_pushes_warnings_out_of_the_replay(redis_server: RedisServer) -> None:  # noqa: F811
+    bus = RedisBus(redis_server.url, replay=10)
+    await bus.start()
+    try:
+        await bus.publish(Warning(room="a", text="全网最低价", rule="absolute.lowest"))
+        for i in range(400):
+            await bus.publish(chat("a", i))
+        await bus.publish(Warning(room="a", text="根治", rule="medical.cure"))
+        for i in range(400, 800):
+            await bus.publish(chat("a", i))
+        length = await bus.link.client.xlen(bus.keys.events("a"))
+        assert length < 400  # both warnings were trimmed from the main stream
+        reader = RedisBus(redis_server.url, replay=10, watch_rooms=["a"])
+        await reader.start()
+        try:
+            sub = reader.subscribe("a", after_seq=0)
+            got = await take(sub, length + 2)
+            seqs = [e.seq for e in got]
+            assert seqs[:2] == [1, 402] and [e.type for e in got[:2]] == ["warning", "warning"]
+            assert seqs == sorted(set(seqs)) and seqs[-1] == 802  # in order, each once, to the newest
+            assert sub.gap
+        finally:
+            await reader.close()
     finally:
         await bus.close()
 

@@ -13,6 +13,7 @@ import pytest_asyncio
 from bot.bus.redis_keys import Keys
 from bot.bus.redis_link import RedisLink
 from bot.cluster.leases import TICK_SHARE, TTL_SHARE, RoomLeases
+from bot.tasks import cancel_and_wait
 from tests.redis_support import RedisServer, needs_redis, redis_server  # noqa: F401 - fixture
 
 pytestmark = needs_redis
@@ -262,7 +263,7 @@ async def test_a_worker_that_missed_the_restart_does_not_take_its_peers_rooms(tm
         before = (set(a.rooms.running), set(b.rooms.running))
         moves = len(log)
         assert b.leases._task is not None
-        b.leases._task.cancel()  # b stalls (its lease timers still run: 3 s is plenty)
+        await cancel_and_wait(b.leases._task)  # b stalls (its lease timers still run: 3 s is plenty)
         b.leases._task = None
         await b.link.client.flushall()
         await asyncio.sleep(0.4 * lease)  # a few ticks of a

@@ -6,60 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import signal
-import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bot.bus.redis_link import RedisLink
+from tests.livebot_proc import livebot, read_until
 from tests.redis_support import RedisServer, needs_redis
-from tests.support import ROOT, free_port
-
-
-@contextlib.asynccontextmanager
-async def livebot(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
-async def read_until(
-    proc: asyncio.subprocess.Process, pattern: str, within: float = 60.0
-) -> tuple[re.Match[str], list[str]]:
-    """Read output lines until one matches ``pattern``; returns the match and every line read."""
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + within
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no line matching {pattern!r} within {within} s:\n" + "\n".join(lines))
-        raw = await asyncio.wait_for(proc.stdout.readline(), left)
-        if not raw:
-            raise AssertionError("livebot exited:\n" + "\n".join(lines))
-        line = raw.decode("utf-8", "replace").rstrip("\n")
-        lines.append(line)
-        found = re.search(pattern, line)
-        if found:
-            return found, lines
+from tests.support import free_port
 
 
 @pytest.mark.asyncio

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
 
 from bot.bus.base import CLOSED, Bus, QueuedSubscription
-from bot.events import Event
+from bot.events import Event, is_bulk
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,38 @@ class MemorySubscription(QueuedSubscription):
             self._end()
 
 
+class _Window:
+    """A room's replay window: its last ``size`` events, plus its last ``size`` events that are not
+    bulk viewer traffic (warnings, FAQ replies, speech, status), so a chat flood cannot evict those."""
+
+    def __init__(self, size: int) -> None:
+        self.all: deque[Event] = deque(maxlen=size)
+        self.kept: deque[Event] = deque(maxlen=size)
+
+    def append(self, event: Event) -> None:
+        self.all.append(event)
+        if not is_bulk(event):
+            self.kept.append(event)
+
+    def oldest(self) -> int | None:
+        return self.all[0].seq if self.all else None
+
+    def after(self, seq: int) -> list[Event]:
+        """Every event kept with a seq above ``seq``, oldest first, each once."""
+        merged: list[Event] = []
+        for event in heapq.merge(
+            (e for e in self.all if e.seq > seq), (e for e in self.kept if e.seq > seq), key=lambda e: e.seq
+        ):
+            if not merged or merged[-1].seq != event.seq:
+                merged.append(event)
+        return merged
+
+
 class MemoryBus(Bus):
     def __init__(self, replay: int = 2000, subscriber_queue: int = 1000) -> None:
         self._replay = replay
         self._queue_size = subscriber_queue
-        self._history: dict[str, deque[Event]] = {}
+        self._history: dict[str, _Window] = {}
         self._seq: dict[str, int] = {}
         self._subs: dict[str, set[MemorySubscription]] = {}
 
@@ -56,7 +84,7 @@ class MemoryBus(Bus):
         shown = event.without_raw()
         history = self._history.get(event.room)
         if history is None:
-            history = self._history[event.room] = deque(maxlen=self._replay)
+            history = self._history[event.room] = _Window(self._replay)
         history.append(shown)
         subs = self._subs.get(event.room)
         for sub in list(subs) if subs else ():
@@ -72,7 +100,7 @@ class MemoryBus(Bus):
         return event  # with its raw payload, for the audit log
 
     def subscribe(self, room: str, after_seq: int | None = None) -> MemorySubscription:
-        history = self._history.get(room, ())
+        history = self._history.get(room)
         backlog: list[Event] = []
         gap = False
         if after_seq is not None and after_seq > self._seq.get(room, 0):
@@ -80,9 +108,11 @@ class MemoryBus(Bus):
             # whose window is gone. Give it everything we have rather than nothing.
             after_seq, gap = 0, True
         if after_seq is not None:
-            backlog = [e for e in history if e.seq > after_seq]
-            oldest = history[0].seq if history else self._seq.get(room, 0) + 1
-            # the client asked for events that fell out of the window
+            backlog = history.after(after_seq) if history is not None else []
+            oldest = history.oldest() if history is not None else None
+            if oldest is None:
+                oldest = self._seq.get(room, 0) + 1
+            # the client asked for events that fell out of the window (bulk ones, at least)
             gap = gap or (after_seq + 1 < oldest and after_seq < self._seq.get(room, 0))
         sub = MemorySubscription(self, room, backlog, self._queue_size)
         sub.gap = gap
@@ -97,7 +127,7 @@ class MemoryBus(Bus):
     def restore(self, room: str, events: list[Event]) -> None:
         """Seed a room's window with events of an earlier run (from the audit log), so sequence ids
         continue where they stopped and overlays that were open across a restart replay what they missed."""
-        history = self._history.setdefault(room, deque(maxlen=self._replay))
+        history = self._history.setdefault(room, _Window(self._replay))
         for event in sorted(events, key=lambda e: e.seq):
             if event.seq > self._seq.get(room, 0):
                 history.append(event)

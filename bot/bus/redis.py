@@ -40,19 +40,21 @@ from bot.bus.base import CLOSED, Bus, QueuedSubscription
 from bot.bus.redis_keys import Keys
 from bot.bus.redis_link import OUTAGE_ERRORS, RedisLink, ScriptBatcher
 from bot.bus.stream_tail import Entries, StreamTail
-from bot.events import Event, EventFormatError, event_from_dict
+from bot.events import Event, EventFormatError, event_from_dict, is_bulk
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-# KEYS: 1 events stream, 2 seq counter, 3 lease, 4 ingest position
+# KEYS: 1 events stream, 2 seq counter, 3 lease, 4 ingest position, 5 kept stream
 # ARGV: 1 fence token ('' = unfenced), 2 MAXLEN, 3 ingest position to store ('' = none),
-#       then pairs of (seq, event JSON) in increasing seq order
+#       then triples of (seq, event JSON, '1' if the event also goes on the kept stream) in
+#       increasing seq order
 APPEND_LUA = """
 if ARGV[1] ~= '' then
   local owner = redis.call('GET', KEYS[3])
   if owner ~= ARGV[1] then return {'FENCED', owner or ''} end
 end
-if #ARGV >= 5 then
+if #ARGV >= 6 then
   local last = redis.call('GET', KEYS[2])
   if last then
     last = tonumber(last)
@@ -63,8 +65,11 @@ if #ARGV >= 5 then
   end
   if tonumber(ARGV[4]) <= last then return {'STALE', tostring(last)} end
   local top = ARGV[4]
-  for i = 4, #ARGV, 2 do
+  for i = 4, #ARGV, 3 do
     redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], ARGV[i] .. '-0', 'e', ARGV[i + 1])
+    if ARGV[i + 2] == '1' then
+      redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[2], ARGV[i] .. '-0', 'e', ARGV[i + 1])
+    end
     top = ARGV[i]
   end
   redis.call('SET', KEYS[2], top)
@@ -176,7 +181,7 @@ class RoomWriter:
         self._space = asyncio.Event()
         self._drainer: asyncio.Task[None] | None = None
         k = bus.keys
-        self._keys = [k.events(room), k.seq(room), k.lease(room), k.ingest_pos(room)]
+        self._keys = [k.events(room), k.seq(room), k.lease(room), k.ingest_pos(room), k.kept(room)]
 
     async def open(self) -> None:
         """Continue the room's numbering (waits for Redis if it is away)."""
@@ -290,7 +295,7 @@ class RoomWriter:
             if batch.commit:
                 args[2] = batch.commit
             for event, payload in zip(batch.events, batch.payloads, strict=True):
-                args += [event.seq, payload]
+                args += [event.seq, payload, "0" if is_bulk(event) else "1"]
         owner = ""
         for _attempt in range(3):
             result = await self.bus._append(keys=self._keys, args=args)
@@ -386,9 +391,7 @@ class RoomWriter:
                 "room %s: %d event(s) never reached redis (they are in the audit log)", self.room, self.pending_events
             )
         if self._drainer is not None:
-            self._drainer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._drainer
+            await cancel_and_wait(self._drainer)
 
     def lag(self) -> float:
         """Seconds the oldest waiting event has waited (0 when the outbox is empty)."""
@@ -440,16 +443,22 @@ class RedisSubscription(QueuedSubscription):
                     # the page remembers a seq this room never reached (Redis lost its data and every
                     # writer restarted): give it everything there is rather than nothing
                     self.pos, self.gap = 0, True
-            # replay what is on the stream, page by page
+            # replay what is on the stream, page by page, with what the kept stream still holds
+            # of what MAXLEN trimmed away from it (warnings under a chat flood)
+            kept = deque(await self._kept(self.pos)) if self._from_start else deque()
             while True:
                 page = await self._page(self.pos)
                 for event in page:
-                    if event.seq > self.pos + 1 and self._from_start:
-                        self.gap = True  # trimmed away by MAXLEN
-                    self.pos = event.seq
-                    yield event
+                    while kept and kept[0].seq <= event.seq:
+                        early = kept.popleft()
+                        if early.seq < event.seq:
+                            yield self._replayed(early)
+                    yield self._replayed(event)
                 if len(page) < REPLAY_PAGE:
                     break
+            for early in kept:
+                if early.seq > self.pos:
+                    yield self._replayed(early)
             # then live, through the node's shared tail
             self._bus._attach(self)
         while True:
@@ -466,6 +475,20 @@ class RedisSubscription(QueuedSubscription):
                     yield missed
             self.pos = item.seq
             yield item
+
+    def _replayed(self, event: Event) -> Event:
+        if event.seq > self.pos + 1 and self._from_start:
+            self.gap = True  # trimmed away by MAXLEN
+        self.pos = event.seq
+        return event
+
+    async def _kept(self, after: int) -> list[Event]:
+        while True:
+            try:
+                return await self._bus.read_kept(self.room, after)
+            except OUTAGE_ERRORS as exc:
+                self._bus.link.mark_down(exc)
+                await self._bus.link.wait_up()
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._iterate()
@@ -599,6 +622,11 @@ class RedisBus(Bus):
         """Events with ``after < seq <= upto`` (``upto`` None: to the end), oldest first."""
         end = "+" if upto is None else f"{upto}-0"
         entries = await self.link.client.xrange(self.keys.events(room), f"({after}-0", end, count=count)
+        return self._parse(room, [(_text(i), f) for i, f in entries])
+
+    async def read_kept(self, room: str, after: int) -> list[Event]:
+        """The kept stream's events with ``seq > after`` (at most one window of them), oldest first."""
+        entries = await self.link.client.xrange(self.keys.kept(room), f"({after}-0", "+", count=self.replay)
         return self._parse(room, [(_text(i), f) for i, f in entries])
 
     def _parse(self, room: str, entries: Entries) -> list[Event]:
@@ -747,9 +775,7 @@ class RedisBus(Bus):
                 sub._end()
             subs.clear()
         if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+            await cancel_and_wait(self._watcher)
             self._watcher = None
         await self._tail.close()
         if self._owns_link:

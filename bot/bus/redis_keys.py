@@ -18,6 +18,11 @@ class Keys:
         """The room's event stream (entry id ``<seq>-0``, field ``e`` = event JSON)."""
         return self._room(room, "events")
 
+    def kept(self, room: str) -> str:
+        """The room's events that are not bulk viewer traffic (warnings, FAQ replies, speech, status),
+        a second copy trimmed on its own, so a chat flood cannot push them out of a replay."""
+        return self._room(room, "kept")
+
     def seq(self, room: str) -> str:
         """The highest sequence id published to the room (survives trimming of the stream)."""
         return self._room(room, "seq")

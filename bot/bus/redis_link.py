@@ -24,6 +24,7 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.adapters.base import Backoff
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +159,7 @@ class RedisLink:
 
     async def close(self) -> None:
         if self._prober is not None:
-            self._prober.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._prober
+            await cancel_and_wait(self._prober)
             self._prober = None
         with contextlib.suppress(Exception):
             await self.client.aclose(close_connection_pool=True)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.bus.redis_link import OUTAGE_ERRORS, RedisLink, make_client
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +142,7 @@ class StreamTail:
 
     async def close(self) -> None:
         for task in (self._task, self._waker):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_and_wait(task)
         self._task = None
         with contextlib.suppress(Exception):
             await self._conn.aclose()

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 from bot.bus.redis_keys import Keys
 from bot.bus.redis_link import OUTAGE_ERRORS, RedisLink
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -359,9 +360,7 @@ class RoomLeases:
     async def close(self) -> None:
         """Stop every room gracefully and hand the leases back, so other workers start at once."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         for room in list(self.held):
             self.held[room].state = "releasing"

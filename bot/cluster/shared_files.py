@@ -29,6 +29,7 @@ from pathlib import Path
 from bot.bus.redis_keys import Keys
 from bot.bus.redis_link import OUTAGE_ERRORS, RedisLink
 from bot.config import RoomSettings, Settings
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,5 @@ class SharedFiles:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None

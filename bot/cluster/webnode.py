@@ -31,6 +31,7 @@ from bot.bus.redis_link import OUTAGE_ERRORS
 from bot.cluster.shared_files import SharedFiles
 from bot.config import Settings
 from bot.events import Event
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +144,7 @@ class WebNode:
 
     async def stop(self) -> None:
         for task in (self._boot, self._refresher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(task)
         await self.shared.close()
         await self.bus.close()
 

@@ -36,6 +36,7 @@ from bot.faq.redis_state import RedisReplyStates
 from bot.faq.state import ReplyState
 from bot.room import RoomPipeline
 from bot.service import Service
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -166,15 +167,10 @@ class Worker(Service):
         # after the leases were closed (the worker would look alive to the others for a lease period)
         self._stopping = True
         if self._boot is not None:
-            self._boot.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._boot
+            await cancel_and_wait(self._boot)
         await self.leases.close()  # stops every room gracefully and hands its lease back
         for task in (self._status_task, self._state_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(task)
         await self.ingest_tail.close()
         await self.shared.close()
         await super().stop()

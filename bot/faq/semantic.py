@@ -13,7 +13,10 @@ calls a question, is answered when
 * the encoder's best entry is the word matcher's best entry, the words gave it at least
   ``AGREE_WORDS``, and it stands out by ``AGREE_Z``; or
 * the encoder is sure on its own (``SURE_Z`` and a lead of ``SURE_LEAD``) and the words gave that
-  entry at least ``SURE_WORDS`` (something in common, however little).
+  entry at least ``SURE_WORDS`` (something in common, however little); or
+* the words found two entries too close to choose (``ambiguous``) and the encoder's nearest is one of
+  the two, standing out by ``TIE_Z``: a tie-break between candidates the words already found good
+  enough, so it needs less certainty than an answer the words did not support.
 
 The figures were chosen on the tuned merchant sets (see docs/faq.md) and checked on a sealed one.
 
@@ -45,6 +48,7 @@ AGREE_Z = 3.0
 SURE_Z = 2.5
 SURE_LEAD = 0.06  # on the sum of the query-query and query-passage cosines
 SURE_WORDS = 0.1
+TIE_Z = 2.2
 MEMO = 4096
 ENV_SWITCH = "LIVEBOT_FAQ_SEMANTIC"
 
@@ -156,11 +160,16 @@ class SemanticIndex:
         return Opinion(self.ids[top], round(z, 2), round(float(s[top] - s[second]), 4), self.ids[second])
 
 
-def decide(opinion: Opinion | None, best_id: str | None, words: dict[str, float]) -> tuple[str | None, str]:
-    """Whether the encoder's opinion answers a message the words abstained on: (faq id or None, why)."""
+def decide(
+    opinion: Opinion | None, best_id: str | None, words: dict[str, float], tie: tuple[str, ...] = ()
+) -> tuple[str | None, str]:
+    """Whether the encoder's opinion answers a message the words abstained on: (faq id or None, why).
+    ``tie``: the two entries the words could not choose between (empty unless that was the reason)."""
     if opinion is None:
         return None, ""
     said = f"sentence encoder: nearest {opinion.faq_id} (stands out z={opinion.z:.1f}, lead {opinion.lead:.2f})"
+    if opinion.faq_id in tie and opinion.z >= TIE_Z:
+        return opinion.faq_id, said + "; breaks the tie between the words' two nearest entries: answered"
     if opinion.faq_id == best_id and words.get(best_id, 0.0) >= AGREE_WORDS and opinion.z >= AGREE_Z:
         return best_id, said + "; agrees with the words: answered"
     if opinion.z >= SURE_Z and opinion.lead >= SURE_LEAD and words.get(opinion.faq_id, 0.0) >= SURE_WORDS:

@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,18 +14,14 @@ import aiohttp
 import pytest
 
 from tests.browser.conftest import wait_connected
-from tests.support import DEMO_RECORDING, ROOT, free_port
+from tests.livebot_proc import interrupt, spawn_livebot
+from tests.support import DEMO_RECORDING, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 
-def livebot_command() -> list[str]:
-    script = Path(sys.executable).parent / "livebot"  # the console script of this environment
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
-
-
 async def until_healthy(url: str) -> None:
-    """The URLs are printed before the server listens: wait until it answers."""
+    """The URLs are printed once the server listens; this also proves the health URL answers."""
     async with aiohttp.ClientSession() as http, asyncio.timeout(30):
         while True:
             with contextlib.suppress(aiohttp.ClientError):
@@ -41,26 +34,15 @@ async def until_healthy(url: str) -> None:
 @contextlib.asynccontextmanager
 async def demo(tmp_path: Path, port: int) -> AsyncIterator[dict[str, str]]:
     """Run `livebot demo --speed 20` and yield the URLs it printed, by what they are for."""
-    proc = await asyncio.create_subprocess_exec(
-        *livebot_command(),
-        "demo",
-        "--speed",
-        "20",
-        "--port",
-        str(port),
-        "--state-dir",
-        str(tmp_path / "demo-state"),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    proc = await spawn_livebot(
+        "demo", "--speed", "20", "--port", str(port), "--state-dir", str(tmp_path / "demo-state")
     )
     assert proc.stdout is not None
     urls: dict[str, str] = {}
     printed: list[str] = []
     drain: asyncio.Task[bytes] | None = None
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(90):  # start-up: a loaded machine may take a while
             while "health" not in urls:
                 line = (await proc.stdout.readline()).decode()
                 if not line:
@@ -74,13 +56,7 @@ async def demo(tmp_path: Path, port: int) -> AsyncIterator[dict[str, str]]:
         await until_healthy(urls["health"])
         yield urls
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await interrupt(proc, grace=10)
         if drain is not None:
             drain.cancel()
 
