@@ -1,8 +1,8 @@
 """One decision from two voices: the word matcher and the sentence encoder, weighed by a fitted model.
 
 For a message the words abstained on (or every question: ``scope`` in the data), every candidate
-entry (the words' best few and
-the encoder's nearest two) is described by a handful of numbers the two already compute: the words'
+entry (the words' best few and the encoder's nearest two) is described by a handful of numbers the
+two already compute: the words'
 score and lead, the question gate's verdict, why the words abstained, the encoder's similarity to
 the entry (nearest phrasing, all phrasings on average, question with answer), how far the entry
 stands out among this FAQ's entries (z-scores) and its lead, whether the two voices agree, the
