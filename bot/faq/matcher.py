@@ -44,6 +44,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bot.faq.combine import Candidate, Combiner, active_combiner, candidates
 from bot.faq.faqfile import FaqEntry
 from bot.faq.gate import KEYWORD, QUESTION, STATEMENT, GateResult, QuestionGate
 from bot.faq.normalize import FUNCTION_CHARS, Analysis, Analyzer, is_cjk, pinyin_key
@@ -301,10 +302,15 @@ class FaqMatcher:
         *,
         chatter: Iterable[str] = (),
         semantic: SemanticIndex | None = None,
+        combiner: Combiner | bool | None = True,
     ) -> None:
         self.entries = tuple(entries)
         self.thresholds = thresholds or Thresholds()
         self.semantic = semantic
+        # how the two voices are weighed when the encoder is there (``combine.py``); True: the shipped
+        # weights if adopted (``active_combiner``), None/False: the older rule (``semantic.decide``)
+        self.combiner: Combiner | None = active_combiner() if combiner is True else (combiner or None)
+        self._entry_at = {e.id: i for i, e in enumerate(self.entries)}
         texts: list[str] = []
         for e in self.entries:
             texts += [e.question, *e.examples, *e.keywords, e.short, e.answer]
@@ -619,14 +625,90 @@ class FaqMatcher:
         if cached is not None:
             return cached
         result = self._match(text)
-        if self.semantic is not None and result.faq_id is None and result.question_like and result.reason != "chatter":
+        if self.semantic is not None and self._asks_encoder(result):
             if not second_opinion:
                 return result
-            result = self._second_opinion(text, result)
+            result = self._combined(text, result) if self.combiner else self._second_opinion(text, result)
         if len(self._cache) > 4096:  # viewers repeat themselves; a bounded memo is plenty
             self._cache.clear()
         self._cache[text] = result
         return result
+
+    def _asks_encoder(self, m: FaqMatch) -> bool:
+        if m.reason in ("chatter", "statement", "error"):
+            return False
+        if self.combiner is None:
+            return m.faq_id is None and m.question_like
+        return m.has_words and (m.faq_id is None or self.combiner.scope == "all")
+
+    def combined_candidates(self, text: str, m: FaqMatch) -> list[Candidate]:
+        """The candidate entries of a message with the features the combined decision weighs
+        (``combine.py``); ``m`` is the words' verdict. Empty without the encoder."""
+        if self.semantic is None:
+            return []
+        sims = self.semantic.similarities(text)
+        if sims is None:
+            return []
+        a, gate = self.analyze(text)
+        weights = self.message_weights(a, gate)
+        # the vetoes the words know for sure stay vetoes: only question words (多少钱, 怎么办) are near
+        # to nothing; a name no table knows (photoshop能看吗) the encoder cannot know either
+        if not any(w > 0.3 and u not in QUESTION_WORDS for u, w in weights.items()):
+            return []
+        if any(self._is_latin_name(u) for u in weights):
+            return []
+        unstated = {e.id: bool(self._unstated(weights, i)) for i, e in enumerate(self.entries)}
+        key = max(weights, key=lambda u: weights[u], default="")
+        key_credit = {e.id: self._credit(key, self.bags[i]) if key else 0.0 for i, e in enumerate(self.entries)}
+        found = candidates(
+            words=m.candidates,
+            words_best=m.best_id,
+            gate_keyword=m.gate == KEYWORD,
+            reason=m.reason,
+            sims=sims,
+            length=len(a.clean),
+            unstated=unstated,
+            key_weight=weights.get(key, 0.0),
+            key_credit=key_credit,
+        )
+        # and a price question is the one kind whose absence the answers show reliably (an amount of
+        # money): an entry that states none never answers it
+        if PRICE_WORD in weights:
+            found = [c for c in found if self._states(self._entry_at[c.faq_id], PRICE_WORD)]
+        return found
+
+    def _combined(self, text: str, m: FaqMatch) -> FaqMatch:
+        """The combined decision of the words and the encoder (``combine.py``) on one message."""
+        assert self.combiner is not None
+        try:
+            cands = self.combined_candidates(text, m)
+        except Exception:  # the encoder is an extra: a failure there costs an answer, never the room
+            log.exception("FAQ sentence encoder failed on %r", text[:80])
+            return m
+        best, p = self.combiner.decide(cands)
+        if best is None:
+            return m
+        top = ", ".join(f"{n} {v:+.1f}" for n, v in self.combiner.contributions(best.features)[:4])
+        said = f"combined words + sentence encoder: {best.faq_id} p={p:.2f} (need {self.combiner.threshold:.2f}; {top})"
+        if p < self.combiner.threshold:
+            if m.faq_id is None:
+                return dataclasses.replace(m, semantic=said + "; not sure enough to answer", why=f"{m.why}; {said}")
+            said += "; not sure enough: withdrawn"
+            return dataclasses.replace(
+                m, faq_id=None, entry=None, reason="combined", semantic=said, why=f"{m.why}; {said}"
+            )
+        entry = next(e for e in self.entries if e.id == best.faq_id)
+        score = dict(m.candidates).get(best.faq_id, m.score)
+        return dataclasses.replace(
+            m,
+            faq_id=best.faq_id,
+            entry=entry,
+            best_id=best.faq_id,
+            score=score,
+            reason="",
+            semantic=said + "; answered",
+            why=f"{m.why}; {said}; answered",
+        )
 
     def _chatter_key(self, text: str) -> str:
         return "".join(self.analyzer.analyze(text).units)

@@ -115,6 +115,21 @@ class Opinion:
     runner_up: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Similarities:
+    """One message's cosine similarity to each entry (in FAQ order): to its nearest question part or
+    example, to all of them on average, and to its question with its answer (as a passage)."""
+
+    ids: tuple[str, ...]
+    best_query: tuple[float, ...]
+    mean_query: tuple[float, ...]
+    passage: tuple[float, ...]
+
+    def combined(self) -> tuple[float, ...]:
+        """Nearest phrasing plus passage: the score the encoder ranks entries by."""
+        return tuple(q + p for q, p in zip(self.best_query, self.passage, strict=True))
+
+
 class SemanticIndex:
     """The encoder's view of one FAQ version."""
 
@@ -132,6 +147,38 @@ class SemanticIndex:
         self._queries = embed(texts, query=True)
         self._passages = embed([f"{e.question} {e.answer}" for e in entries], query=False)
         self._memo: OrderedDict[str, Opinion | None] = OrderedDict()
+        self._sims: OrderedDict[str, Similarities | None] = OrderedDict()
+
+    def similarities(self, text: str) -> Similarities | None:
+        """The message's similarity to every entry (None for an FAQ of one entry), memoized."""
+        got = self._sims.get(text)
+        if got is not None or text in self._sims:
+            return got
+        got = self._similarities(text)
+        self._sims[text] = got
+        if len(self._sims) > MEMO:
+            self._sims.popitem(last=False)
+        return got
+
+    def _similarities(self, text: str) -> Similarities | None:
+        import numpy as np
+
+        n = len(self.ids)
+        if n < 2:
+            return None
+        v = embed([text], query=True)[0]
+        cos = self._queries @ v
+        best_q = np.full(n, -1.0, dtype=np.float64)
+        np.maximum.at(best_q, self._owner, cos)
+        sum_q = np.zeros(n, dtype=np.float64)
+        np.add.at(sum_q, self._owner, cos)
+        count = np.maximum(np.bincount(self._owner, minlength=n), 1)
+        return Similarities(
+            tuple(self.ids),
+            tuple(float(x) for x in best_q),
+            tuple(float(x) for x in sum_q / count),
+            tuple(float(x) for x in self._passages @ v),
+        )
 
     def opinion(self, text: str) -> Opinion | None:
         """The entry the encoder finds nearest, and how sure it is (None for an FAQ of one entry)."""
@@ -147,13 +194,10 @@ class SemanticIndex:
     def _opinion(self, text: str) -> Opinion | None:
         import numpy as np
 
-        n = len(self.ids)
-        if n < 2:
+        sims = self.similarities(text)
+        if sims is None:
             return None
-        v = embed([text], query=True)[0]
-        best_q = np.full(n, -1.0, dtype=np.float64)
-        np.maximum.at(best_q, self._owner, self._queries @ v)
-        s = best_q + self._passages @ v
+        s = np.array(sims.combined())
         order = np.argsort(-s)
         top, second = int(order[0]), int(order[1])
         z = float((s[top] - s.mean()) / (s.std() + 1e-6))
