@@ -9,6 +9,7 @@ import contextlib
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -71,3 +72,43 @@ async def read_until(
         found = re.search(pattern, line)
         if found:
             return found, lines
+
+
+class LivebotProcess:
+    """A `livebot ARGS... --port PORT` running in the background with its output in a log file, for
+    tests that run several (workers, web nodes) and kill or stop them from synchronous code."""
+
+    def __init__(self, name: str, args: list[str], log_path: Path, port: int) -> None:
+        self.name, self.args, self.log_path, self.port = name, args, log_path, port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", *self.args, "--port", str(self.port)], cwd=ROOT,
+                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )  # fmt: skip
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """Like kill -9: no shutdown at all."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        """SIGTERM (a graceful stop), SIGKILL if it has not exited within 15 s."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def log(self, tail: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-tail:]

@@ -9,10 +9,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +21,7 @@ import pytest_asyncio
 from bot.faq.cli import NONE, read_tsv
 from bot.faq.faqfile import load_faq, parse_faq
 from bot.faq.store import FaqStore, build_matcher
+from tests.livebot_proc import LivebotProcess
 from tests.loopback.twitch import TwitchLoopback, privmsg
 from tests.redis_support import RedisServer, free_port, needs_redis
 
@@ -70,37 +67,14 @@ def write_config(path: Path, *, redis_url: str, irc_url: str, faq: Path, state: 
     )
 
 
-class Node:
+class Node(LivebotProcess):
     """One livebot process (``web`` or ``worker``) with its own config, state and log."""
 
     def __init__(self, role: str, tmp: Path, **config: Any) -> None:
-        self.role, self.port = role, free_port()
-        self.config = tmp / f"{role}.toml"
-        self.log_path = tmp / f"{role}.log"
-        write_config(self.config, state=tmp / role, port=self.port, **config)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", self.role, "--config", str(self.config), "--port", str(self.port)],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"),
-            )
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
+        port = free_port()
+        self.role, self.config = role, tmp / f"{role}.toml"
+        write_config(self.config, state=tmp / role, port=port, **config)
+        super().__init__(role, [role, "--config", str(self.config)], tmp / f"{role}.log", port)
 
 
 class Cluster:

@@ -13,10 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -29,6 +25,7 @@ import pytest_asyncio
 
 from bot.bus.redis_keys import Keys
 from bot.bus.redis_link import RedisLink
+from tests.livebot_proc import LivebotProcess
 from tests.redis_support import RedisServer, free_port, needs_redis
 
 pytestmark = needs_redis
@@ -80,43 +77,8 @@ def write_config(
     path.write_text("\n".join(lines) + "\n")
 
 
-class Proc:
-    def __init__(self, name: str, args: list[str], log: Path, port: int) -> None:
-        self.name, self.args, self.log_path, self.port = name, args, log, port
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", *self.args, "--port", str(self.port)],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+class Proc(LivebotProcess):
+    """A worker or web node of the cluster."""
 
 
 class Cluster:
