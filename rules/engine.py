@@ -26,6 +26,7 @@ from .model import SCOPES, Context, Hit, PackError, Rule
 from .normalize import _REPEAT, Normalizer, OffsetMap, _is_cjk
 from .packs import load_packs
 from .phonetic import SoundCoder
+from .sound_macro import expand_sound_macros
 from .stream import SpeechStream
 from .variants import Speller
 
@@ -446,7 +447,7 @@ class RuleEngine:
             triggers.extend(ordered)
             return "(?:" + "|".join(map(re.escape, ordered)) + ")"
 
-        expanded = _MACRO.sub(expand, source)
+        expanded = _MACRO.sub(expand, expand_sound_macros(source))  # <~词>: homophones (sound_macro)
         if not triggers:
             raise ValueError("needs at least one <word> macro (it is what the fast pre-filter looks for)")
         return re.compile(expanded), triggers
