@@ -135,6 +135,38 @@ def test_100_percent_of_what_no_one_can_vouch_for(engine):
     assert alarm_rules(engine, "这件T恤是百分之百棉的") == []
 
 
+# ------------------------------------------------------------------- more templates as pack data
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [
+        ("这款蓝牙耳机全国就这一家了", "absolute."),  # the only one in a whole market
+        ("这个洗脸巾比美容院的还干净", "absolute."),  # superiority over a clinic or salon
+        ("这个窗帘能阻挡100%的阳光", "guarantee."),  # a verb measured as 100%
+        ("这个祛疤膏能让老疤完全淡化", "medical."),  # any scar (疤)
+        ("涂了以后妊娠纹会彻底消失", "medical."),  # a mark made to vanish for good
+        ("这双滑雪板国家滑雪队都在用", "authority."),  # a national team as the endorser
+        ("这个配方是科学家团队亲自研发的", "authority."),  # experts as a team
+        ("全年下来也就年中大促这一回", "urgency."),  # once a year, the occasion inside
+        ("明早价格就翻一番了", "urgency."),  # a deadline price rise
+    ],
+)
+def test_more_claim_templates(engine, text, family):
+    assert any(r.startswith(family) for r in alarm_rules(engine, text)), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这款是我们店里卖得最久的",  # time: exempt like 最近 / 最早
+        "这个窗帘是百分之百涤纶的",  # a composition
+        "全国各地都能发货就是偏远地区慢一点",
+        "比上一批的颜色深一点点",
+    ],
+)
+def test_nearby_innocent_wordings(engine, text):
+    assert alarm_rules(engine, text) == [], text
+
+
 # ------------------------------------------------------------------------------ round-four batch
 def test_round_four_tuned_batch(engine):
     # Tuned on: a target a little under the figures after tuning (see docs/rules.md).
