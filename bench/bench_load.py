@@ -383,6 +383,14 @@ async def run(args: argparse.Namespace) -> int:
             while sum(len(c) for c in server.by_room.values()) < want and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
             await asyncio.sleep(1.0)  # start-up work (rule and FAQ tables) is not the load
+            # nor is the sentence encoder embedding the FAQ's entries (a background thread at start)
+            encoder_ready = time.monotonic() + 120
+            while time.monotonic() < encoder_ready:
+                status = await healthz(http, base)
+                if status is not None and not status.get("faq", {}).get("encoder_loading", 0):
+                    break
+                await asyncio.sleep(0.25)
+            before = await healthz(http, base) or {}
             cpu0 = bot.cpu_seconds()
             base_cpu0 = baseline.cpu_seconds() if baseline else 0.0
             # the speech client runs in its own process: this one is busy sending the load, and
@@ -396,7 +404,15 @@ async def run(args: argparse.Namespace) -> int:
             spy = None
             if args.py_spy:
                 py_spy = Path(sys.executable).with_name("py-spy")
-                spy_args = ["record", "-p", str(bot.popen.pid), "-d", str(int(args.seconds)), "-r", "50"]
+                spy_args = [
+                    "record",
+                    "-p",
+                    str(bot.popen.pid),
+                    "-d",
+                    str(int(args.seconds)),
+                    "-r",
+                    str(args.py_spy_rate),
+                ]
                 spy_args += ["-f", "raw", "-o", args.py_spy, "--nonblocking"]
                 spy = subprocess.Popen(  # noqa: ASYNC220 - started once, waited for in a thread
                     [str(py_spy), *spy_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -438,11 +454,21 @@ async def run(args: argparse.Namespace) -> int:
         audited, unique = count_audited(tmp / "audit")
         shed = (status or {}).get("shed", {})
         gc = (status or {}).get("gc", {})
+        faq_cpu = (status or {}).get("faq", {}).get("match_cpu_seconds", 0.0) - before.get("faq", {}).get(
+            "match_cpu_seconds", 0.0
+        )
+        lag_after = (status or {}).get("loop", {}).get("over_ms", {})
+        lag_before = before.get("loop", {}).get("over_ms", {})
+        lag = {k: v - lag_before.get(k, 0) for k, v in lag_after.items()}
         rows += [
             ("messages sent", f"{sent:,} ({args.rooms} rooms x {args.rate}/s x {args.seconds:.0f} s)"),
             ("in the audit log", f"{unique:,} = {100 * unique / max(1, sent):.2f}% (lines {audited:,})"),
             ("livebot CPU", f"{cpu:.1f} s over {wall:.1f} s wall"),
             ("livebot msgs per CPU-second", f"{unique / max(cpu, 1e-9):,.0f} (handled / CPU seconds)"),
+            (
+                "  of which FAQ matching",
+                f"{faq_cpu:.1f} CPU s (without it: {unique / max(cpu - faq_cpu, 1e-9):,.0f} per CPU-second)",
+            ),
         ]
         if baseline:
             parsed = json.loads(counts_file.read_text()).get("messages", 0) if counts_file.exists() else 0
@@ -462,6 +488,11 @@ async def run(args: argparse.Namespace) -> int:
                 "livebot GC (collections, longest ms per gen)",
                 f"{gc.get('collections')} {gc.get('longest_ms')} wall, {gc.get('longest_cpu_ms')} CPU "
                 f"(total {gc.get('total_ms')} ms)",
+            ),
+            (
+                "loop lag during the load",
+                ", ".join(f">{k} ms: {lag[k]}" for k in ("50", "100", "250", "500") if k in lag)
+                + f" (ticks every 50 ms; longest since start {(status or {}).get('loop', {}).get('longest_ms')} ms)",
             ),
             ("livebot exit code", str(code)),
         ]
@@ -517,6 +548,7 @@ def main() -> int:
     parser.add_argument("--no-faq", action="store_true", help="rooms without the demo FAQ")
     parser.add_argument("--no-baseline", action="store_true", help="skip the parse-only client")
     parser.add_argument("--py-spy", metavar="FILE", help="profile livebot during the load (py-spy raw output)")
+    parser.add_argument("--py-spy-rate", type=int, default=50, help="py-spy samples per second")
     return asyncio.run(run(parser.parse_args()))
 
 

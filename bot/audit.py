@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -89,29 +90,45 @@ def encode_raw(raw: Any) -> Any:
         return raw
 
 
+def raw_json(body: bytes) -> EncodedRaw | None:
+    """A packet's JSON body, already parsed, kept as the raw payload itself: the audit line embeds
+    these bytes as they came instead of re-encoding the decoded payload. None when they cannot go
+    into one line as they are (JSON may hold line breaks between its tokens, or orjson is missing)."""
+    if orjson is None or b"\n" in body or b"\r" in body:
+        return None
+    return EncodedRaw(body)
+
+
 def dumps(record: dict[str, Any]) -> str:
     """One audit line (without its newline): strict JSON, UTF-8, whatever the payload holds."""
+    return dumps_bytes(record).decode("utf-8")
+
+
+def dumps_bytes(record: dict[str, Any]) -> bytes:
+    """``dumps`` as the UTF-8 bytes that go into the file (what the log writes: no text layer)."""
     if orjson is not None:
         try:
             # orjson writes NaN/Infinity as null and refuses only what it cannot represent
             # (lone surrogates, integers beyond 64 bits, non-string keys): those take the slow path
-            return orjson.dumps(record, default=_orjson_default).decode("utf-8")
+            return orjson.dumps(record, default=_orjson_default)
         except (TypeError, orjson.JSONEncodeError):
             pass
-    return _dumps_stdlib(_decoded(record))
+    return _dumps_stdlib(_decoded(record)).encode("utf-8")
 
 
 class AuditLog:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.dir = Path(directory)
-        self._files: dict[str, tuple[str, IO[str]]] = {}
-        self._pending: dict[str, list[str]] = {}
+        self._files: dict[str, tuple[str, IO[bytes]]] = {}
+        self._pending: dict[str, list[bytes]] = {}
         self._flush_scheduled = False
         self.lines_written = 0
         #: lines that could not be read back at start-up (torn, hand-edited, junk), per room
         self.unreadable: dict[str, int] = {}
         #: files whose torn last line was ended with a newline when they were opened
         self.repaired_files = 0
+        self._stamp_ms = -1
+        self._stamp = ""
 
     def path_for(self, room: str, day: dt.date) -> Path:
         return self.dir / room / f"{day.isoformat()}.jsonl"
@@ -120,10 +137,20 @@ class AuditLog:
         if event.type in NOT_AUDITED or (isinstance(event, AnchorSpeech) and not event.final):
             return  # partial ASR results are revised by the final; the final is what was said
         record = event.to_dict(include_raw=True)
-        record["logged_at"] = dt.datetime.now().astimezone().isoformat(timespec="milliseconds")
-        self._queue(event.room, dumps(record))
+        record["logged_at"] = self._logged_at()
+        self._queue(event.room, dumps_bytes(record))
 
-    def _queue(self, room: str, line: str) -> None:
+    def _logged_at(self) -> str:
+        """Local time to the millisecond, as ISO 8601 with its offset; formatted once per millisecond
+        (a busy room logs dozens of lines in one, and formatting cost more than encoding a line)."""
+        now = time.time()
+        ms = int(now * 1000)
+        if ms != self._stamp_ms:
+            self._stamp_ms = ms
+            self._stamp = dt.datetime.fromtimestamp(now).astimezone().isoformat(timespec="milliseconds")
+        return self._stamp
+
+    def _queue(self, room: str, line: bytes) -> None:
         pending = self._pending.get(room)
         if pending is None:
             pending = self._pending[room] = []
@@ -154,15 +181,17 @@ class AuditLog:
         for room, lines in pending.items():
             try:
                 fh = self._file(room)
-                fh.write("\n".join(lines) + "\n")
+                count = len(lines)
+                lines.append(b"")  # the batch ends with a newline too
+                fh.write(b"\n".join(lines))
                 fh.flush()
-                self.lines_written += len(lines)
+                self.lines_written += count
             except OSError as exc:
                 failed = exc
         if failed is not None:
             raise failed
 
-    def _file(self, room: str) -> IO[str]:
+    def _file(self, room: str) -> IO[bytes]:
         day = dt.date.today().isoformat()
         current = self._files.get(room)
         if current is None or current[0] != day:
@@ -171,10 +200,10 @@ class AuditLog:
             path = self.path_for(room, dt.date.today())
             path.parent.mkdir(parents=True, exist_ok=True)
             torn = _ends_torn(path)
-            fh = open(path, "a", encoding="utf-8", newline="\n")
+            fh = open(path, "ab")
             if torn:
                 # the line a kill interrupted stays (unreadable, skipped when read); ours starts clean
-                fh.write("\n")
+                fh.write(b"\n")
                 self.repaired_files += 1
                 log.warning("audit %s: %s ended in a torn line; closed it with a newline", room, path)
             self._files[room] = current = (day, fh)

@@ -17,19 +17,48 @@ from collections.abc import Callable
 
 
 class LoopBudget:
-    def __init__(self, per_round: float = 0.004) -> None:
+    """``per_round`` seconds of a loop round; optionally also at most ``share`` of one core per
+    ``window`` seconds, as told by ``meter`` (a running total of CPU seconds of the budgeted work)."""
+
+    def __init__(self, per_round: float = 0.004, *, share: float | None = None, window: float = 1.0) -> None:
         self.per_round = per_round
+        self.share = share
+        self.window = window
+        #: running total of the CPU seconds the budgeted work used (set by whoever does that work)
+        self.meter: Callable[[], float] | None = None
         self._round_ends = 0.0  # 0: no viewer work yet in this round
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._window_ends = 0.0
+        self._window_start_cpu = 0.0
         #: rounds whose budget ran out (how often viewer work was made to wait)
         self.exhausted = 0
+        #: windows whose share ran out (the work waited for the next window)
+        self.share_exhausted = 0
 
     def _next_round(self) -> None:
         self._round_ends = 0.0
 
+    async def _within_share(self) -> None:
+        """Wait for the next window while this one's share of CPU time is spent."""
+        meter, share = self.meter, self.share
+        if meter is None or share is None:
+            return
+        while True:
+            now = time.monotonic()
+            if now >= self._window_ends:
+                self._window_ends = now + self.window
+                self._window_start_cpu = meter()
+                return
+            if meter() - self._window_start_cpu < share * self.window:
+                return
+            self.share_exhausted += 1
+            await asyncio.sleep(self._window_ends - now)
+
     async def turn(self, interrupt: Callable[[], bool] | None = None) -> None:
         """Return when this round has budget left, or as soon as ``interrupt()`` is true (the
         anchor's lane got work: it must not wait while its room waits for viewer budget)."""
+        if self.meter is not None:
+            await self._within_share()
         loop = asyncio.get_running_loop()
         while True:
             if interrupt is not None and interrupt():
@@ -49,9 +78,67 @@ class LoopBudget:
 
 
 #: the process's budgets (one event loop per process in livebot): the viewers' lanes of all rooms,
-#: and FAQ matching (about a millisecond a question, the first work shed when its queues fill)
+#: and FAQ matching (about a millisecond a question, the first work shed when its queues fill):
+#: 2 ms of each round, and at most 15 % of one core over each second (the sentence encoder's
+#: second opinions included), measured in CPU time of the matching itself (``bot.room``
+#: sets the meter). A flood of viewer chat then costs the FAQ its answers, not the process its core.
 VIEWER_BUDGET = LoopBudget(0.008)
-FAQ_BUDGET = LoopBudget(0.002)
+FAQ_BUDGET = LoopBudget(0.002, share=0.15)
 #: the adapters' receive loops of all rooms (decoding; audit-only writes of a full viewers' lane):
 #: what they cannot take in a round waits in the socket, where the kernel buffers it
 RECEIVE_BUDGET = LoopBudget(0.010)
+
+
+class LoopLag:
+    """How late the event loop runs a callback due every ``every`` seconds: the wait any ready
+    work (a speech segment, a warning frame) had on top of its own cost. Counts per bucket and the
+    longest, for ``/healthz`` and the load bench. Twenty timer callbacks a second: nothing to measure."""
+
+    BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000)
+
+    def __init__(self, every: float = 0.05) -> None:
+        self.every = every
+        self.ticks = 0
+        self.longest = 0.0
+        self.over = [0] * len(self.BUCKETS_MS)
+        self._due = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self.stop()
+        self._loop = asyncio.get_running_loop()
+        self._due = self._loop.time() + self.every
+        self._handle = self._loop.call_at(self._due, self._tick)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def reset(self) -> None:
+        self.ticks, self.longest, self.over = 0, 0.0, [0] * len(self.BUCKETS_MS)
+
+    def _tick(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        lag = max(0.0, now - self._due)
+        self.ticks += 1
+        if lag > self.longest:
+            self.longest = lag
+        ms = lag * 1000
+        for i, bound in enumerate(self.BUCKETS_MS):
+            if ms > bound:
+                self.over[i] += 1
+            else:
+                break
+        self._due = now + self.every
+        self._handle = self._loop.call_at(self._due, self._tick)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "every_ms": round(self.every * 1000),
+            "ticks": self.ticks,
+            "longest_ms": round(self.longest * 1000, 1),
+            "over_ms": {str(b): n for b, n in zip(self.BUCKETS_MS, self.over, strict=True)},
+        }

@@ -26,10 +26,20 @@ from bot.audit import AuditLog, encode_raw
 from bot.bus.base import Bus
 from bot.bus.memory import MemoryBus
 from bot.config import RoomSettings, Settings
-from bot.events import AnchorSpeech, ChatMessage, Event, LiveStatus, PlatformNotice, RoomStatus, User
+from bot.events import (
+    AnchorSpeech,
+    ChatMessage,
+    EncodedRaw,
+    Event,
+    LiveStatus,
+    PlatformNotice,
+    RoomStatus,
+    User,
+)
 from bot.faq import FaqResponder, FaqStore
 from bot.faq.state import ReplyState
-from bot.loop_budget import RECEIVE_BUDGET, VIEWER_BUDGET
+from bot.faq.store import MATCH_CPU
+from bot.loop_budget import FAQ_BUDGET, RECEIVE_BUDGET, VIEWER_BUDGET, LoopLag
 from bot.room import RoomPipeline
 from bot.supervise import AdapterSupervisor
 from rules import RuleEngine
@@ -86,6 +96,7 @@ class GcPauses:
 
 
 GC_PAUSES = GcPauses()
+LOOP_LAG = LoopLag()
 
 
 def settle_heap() -> None:
@@ -94,9 +105,23 @@ def settle_heap() -> None:
     the young generation less often. Full collections then scan only what the running rooms made,
     which took them from hundreds of milliseconds to a few (see docs/benchmarks.md)."""
     gc.collect()
+    _trim_malloc()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
     GC_PAUSES.reset()  # from here on the figures are the running rooms' own
+    LOOP_LAG.reset()
+
+
+def _trim_malloc() -> None:
+    """Give the C heap's free pages back to the system: loading the rule packs and FAQ tables
+    frees many temporary objects whose memory the allocator would otherwise keep (glibc only)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to trim this way
 
 
 class IngestTimeout(TimeoutError):
@@ -195,6 +220,10 @@ class RoomRunner:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        #: the consumer is handling an event / an ingest request is handling its segment itself
+        self._consuming = False
+        self._inline = False
+        self._inline_over = asyncio.Event()
         self.state = "starting"
         self.state_detail = ""
         self.since = time.time()
@@ -226,7 +255,7 @@ class RoomRunner:
             self._audit_only(event)
             return
         else:
-            if event.raw is not None:
+            if event.raw is not None and type(event.raw) is not EncodedRaw:
                 # encoded now (the audit log needs it anyway): a queue of dict graphs made every
                 # garbage collection walk millions of objects under load
                 event = event.with_raw(encode_raw(event.raw))
@@ -235,13 +264,32 @@ class RoomRunner:
         self._wakeup.set()
 
     async def submit_and_wait(self, event: Event) -> None:
-        """Accept an anchor-lane event and return once it was handled and its audit lines flushed."""
+        """Accept an anchor-lane event and return once it was handled and its audit lines flushed.
+
+        When it would go next anyway (nothing of the anchor's waits, and no viewer event that came
+        first waits either, or the viewers' lane is backed up), the room's consumer is between two
+        events and the bus publishes without waiting (so handling never suspends, and the ingest's
+        timeout cannot cut it short), it is handled right here: the warning is out a round sooner."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._arrivals += 1
+        if self._may_handle_here():
+            self._inline = True
+            try:
+                await self._handle(event, done)
+            finally:
+                self._inline = False
+                self._inline_over.set()
+            await done
+            return
         self._anchor.append((self._arrivals, event, done))
         self._idle.clear()
         self._wakeup.set()
         await asyncio.shield(done)
+
+    def _may_handle_here(self) -> bool:
+        if self._inline or self._consuming or self._anchor or not self.pipeline.bus.publish_never_waits:
+            return False
+        return not self._viewer or len(self._viewer) > self.PRIORITY_AFTER
 
     def _audit_only(self, event: Event) -> None:
         """The last shedding step: the viewers' lane is full, the message goes to the audit log only."""
@@ -300,6 +348,11 @@ class RoomRunner:
     async def _consume(self) -> None:
         anchor, viewer = self._anchor, self._viewer
         while True:
+            if self._inline:
+                # a segment is being handled by its ingest request (see submit_and_wait): one at a time
+                self._inline_over.clear()
+                await self._inline_over.wait()
+                continue
             if not anchor and not viewer:
                 self._idle.set()
                 self._wakeup.clear()
@@ -307,18 +360,24 @@ class RoomRunner:
                 continue
             if self._anchor_next():
                 _n, event, done = anchor.popleft()
-                await self._handle(event, done)
+                self._consuming = True
+                try:
+                    await self._handle(event, done)
+                finally:
+                    self._consuming = False
                 continue
             # viewer work waits for the process's budget of this loop round (anchor work never does)
             await VIEWER_BUDGET.turn(interrupt=self._has_anchor_work)
-            if not viewer or self._anchor_next():
+            if self._inline or not viewer or self._anchor_next():
                 continue
             _n, event = viewer.popleft()
             self.pipeline.shed_faq = len(viewer) >= self.SHED_FAQ_AT
+            self._consuming = True
             try:
                 await self.pipeline.handle(event)
             finally:
                 self.pipeline.shed_faq = False
+                self._consuming = False
 
     async def _handle(self, event: Event, done: asyncio.Future[None] | None) -> None:
         if isinstance(event, RoomStatus):
@@ -385,6 +444,18 @@ class RoomRunner:
             **(self.supervisor.status() if self.supervisor else {}),
             "shed": self.shed,
         }
+
+
+#: what a throwaway match at start goes through: Latin letters, pinyin, digits, ideographs, a question
+_WARM_UP_TEXT = "abc kefu 123 请问这个多久发货呀？"
+
+
+def _warm_up(stores: list[FaqStore]) -> None:
+    """Match one throwaway message per FAQ at start, off the loop: what the matcher builds on first
+    use (the table of pinyin syllables took 650 ms in the event loop on the first viewer line with
+    Latin letters in it, while that room's anchor waited) is built before the first viewer asks."""
+    for store in stores:
+        store.match(_WARM_UP_TEXT, second_opinion=False)
 
 
 async def _after(delay: float, work: Awaitable[None]) -> None:
@@ -494,7 +565,10 @@ class Service:
             runner.flush_audit = self.audit.flush
             self.runners[room.name] = runner
             runner.start(join_after=self._join_delay(index))
+        if self.faq_stores:
+            await asyncio.to_thread(_warm_up, list(self.faq_stores.values()))
         self._watcher = asyncio.create_task(self._watch_files(), name="reload-watcher")
+        LOOP_LAG.start()
         log.info("service started: %d room(s)", len(self.runners))
 
     async def _watch_files(self) -> None:
@@ -512,6 +586,7 @@ class Service:
                     log.exception("reloading the FAQ failed; the previous FAQ keeps serving")
 
     async def stop(self) -> None:
+        LOOP_LAG.stop()
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -568,5 +643,19 @@ class Service:
             },
             "bus": bus,
             "gc": GC_PAUSES.status(),
+            "loop": LOOP_LAG.status(),
             "viewer_budget_waits": VIEWER_BUDGET.exhausted,
+            "faq": self._faq_status(),
+        }
+
+    def _faq_status(self) -> dict[str, Any]:
+        stores = list(self.faq_stores.values())
+        return {
+            "files": len(stores),
+            # FAQ files whose entries the sentence encoder is still embedding (start-up work)
+            "encoder_loading": sum(1 for s in stores if s.semantic_loading),
+            "semantic_skipped": sum(s.semantic_skipped for s in stores),
+            # CPU seconds spent matching, and windows in which matching used up its share of a core
+            "match_cpu_seconds": round(MATCH_CPU.seconds, 2),
+            "share_waits": FAQ_BUDGET.share_exhausted,
         }

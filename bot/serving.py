@@ -64,4 +64,34 @@ def run(app: Any, sock: socket.socket, announce: Callable[[], None]) -> None:
     """Serve ``app`` on ``sock`` until SIGINT/SIGTERM; ``announce()`` runs once it listens."""
     from aiohttp import web
 
-    web.run_app(app, sock=sock, print=lambda _message: announce(), shutdown_timeout=5.0, handle_signals=True)
+    web.run_app(
+        app,
+        sock=sock,
+        print=lambda _message: announce(),
+        shutdown_timeout=5.0,
+        handle_signals=True,
+        loop=new_event_loop(),
+    )
+
+
+#: ``LIVEBOT_EVENT_LOOP=uvloop`` runs the service on uvloop when it is installed (``pip install uvloop``)
+LOOP_SWITCH = "LIVEBOT_EVENT_LOOP"
+
+
+def new_event_loop() -> Any:
+    """The event loop ``livebot run`` serves on: asyncio's, or uvloop's when asked for and installed."""
+    import asyncio
+    import logging
+    import os
+
+    wanted = os.environ.get(LOOP_SWITCH, "asyncio").strip().lower()
+    if wanted == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            logging.getLogger(__name__).warning("%s=uvloop, but uvloop is not installed: using asyncio", LOOP_SWITCH)
+        else:
+            return uvloop.new_event_loop()
+    elif wanted not in ("", "asyncio"):
+        logging.getLogger(__name__).warning("%s=%s is not a loop livebot knows: using asyncio", LOOP_SWITCH, wanted)
+    return asyncio.new_event_loop()

@@ -17,19 +17,23 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-async def cancel_and_wait(task: asyncio.Future[Any] | None, *, recancel_every: float = 0.5) -> None:
-    """Cancel ``task`` and return once it has ended (cancelled, finished or failed).
+async def cancel_and_wait(*tasks: asyncio.Future[Any] | None, recancel_every: float = 0.5) -> None:
+    """Cancel the tasks and return once every one has ended (cancelled, finished or failed).
 
-    A failure of the task is logged, not raised: the caller is stopping it. A cancellation of the
+    A failure of a task is logged, not raised: the caller is stopping it. A cancellation of the
     caller itself is not swallowed (unlike ``with suppress(CancelledError): await task``)."""
-    if task is None:
-        return
+    pending = {t for t in tasks if t is not None}
     attempts = 0
-    while not task.done():
-        task.cancel()
+    while True:
+        pending = {t for t in pending if not t.done()}
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
         attempts += 1
         if attempts == 3:
-            log.debug("task %r ignored two cancellations; cancelling again", task)
-        await asyncio.wait({task}, timeout=recancel_every)
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("background task %r had failed: %r", task, task.exception())
+            log.debug("%d task(s) ignored two cancellations; cancelling again", len(pending))
+        await asyncio.wait(pending, timeout=recancel_every)
+    for task in tasks:
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.warning("background task %r had failed: %r", task, task.exception())

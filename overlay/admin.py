@@ -35,7 +35,6 @@ included), so the page works the same when the pipelines run in another process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -56,6 +55,7 @@ from bot.faq import FaqFileError, FaqStore, parse_faq
 from bot.faq.edit import add_chatter, add_example, update_entry
 from bot.faq.explain import explain
 from bot.faq.store import MAX_MESSAGE_CHARS, build_matcher
+from bot.tasks import cancel_and_wait
 from overlay.common import BUS, INGEST, SETTINGS, TEMPLATES, token_ok
 
 log = logging.getLogger(__name__)
@@ -216,11 +216,7 @@ async def _collect_questions(app: web.Application) -> AsyncIterator[None]:
         if room.faq:
             state.tasks.append(asyncio.create_task(follow(room.name), name=f"admin-unanswered:{room.name}"))
     yield
-    for task in state.tasks:
-        task.cancel()
-    for task in state.tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    await cancel_and_wait(*state.tasks)
 
 
 @dataclass(frozen=True, slots=True)

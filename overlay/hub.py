@@ -14,7 +14,6 @@ the highest seq it has seen; reconnecting with ``after`` replays what it missed 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -23,6 +22,7 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.events import Event
+from bot.tasks import cancel_and_wait
 from overlay.common import BUS, WEBSOCKETS, require_overlay_token, room_or_404
 
 log = logging.getLogger(__name__)
@@ -108,11 +108,7 @@ async def overlay_ws(request: web.Request) -> web.WebSocketResponse:
             if exc is not None and not isinstance(exc, ConnectionResetError | asyncio.CancelledError):
                 log.warning("overlay %s: websocket ended: %r", room.name, exc)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(*tasks)
         await sub.close()
         if not ws.closed:
             await ws.close(code=WSCloseCode.GOING_AWAY)

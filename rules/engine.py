@@ -7,6 +7,9 @@ Speed design (scan runs inline in the room loop):
 - Slow path, only for lines with a candidate: offsets back into the original, the patterns whose trigger
   words were matched, leftmost-longest selection again with their matches, then per-hit context checks
   (Latin word edges, negation, warning words, jieba word boundaries).
+Loading: rules/tables.py computes the tables (keys, spellings, sound keys, patterns, character tables)
+as plain data, rules/cache.py keeps them on disk per set of packs, and `_assemble` builds the automata,
+regexes and flat per-key tuples from them, keeping nothing else of the build.
 The engine is immutable after load; a reload builds a new engine.
 """
 
@@ -15,6 +18,8 @@ from __future__ import annotations
 import logging
 import math
 import re
+from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,24 +27,29 @@ from pathlib import Path
 
 import ahocorasick_rs
 
+from . import cache
 from .model import SCOPES, Context, Hit, PackError, Rule
-from .normalize import _REPEAT, Normalizer, OffsetMap, _is_cjk
+from .normalize import _REPEAT, Normalizer, OffsetMap
 from .packs import load_packs
 from .phonetic import SoundCoder
-from .sound_macro import expand_sound_macros
 from .stream import SpeechStream
+from .tables import (
+    SCOPE_BITS,
+    alternation,
+    build_tables,
+    cache_inputs,
+    is_ascii_alnum,
+    release_build_caches,
+    rule_mask,
+)
 from .variants import Speller
 
 log = logging.getLogger(__name__)
 
-SCOPE_BITS = {name: 1 << i for i, name in enumerate(SCOPES)}
 MATCH_PHRASE = "{match}"  # a pattern's phrase that means "the normalized text it matched"
 _MAX_BIT = max(SCOPE_BITS.values())
 
 _new = object.__new__
-_CJK_CHAR = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-_MACRO = re.compile(r"<([^<>]+)>")
 # One block of jieba's default cut (its re_han_default): ideographs, Latin letters, digits and +#&._%-.
 _JIEBA_BLOCK = re.compile("[\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+")
 
@@ -83,30 +93,15 @@ class _Grammar:
     governed: re.Pattern[str]
 
 
-def _alternation(words: list[str]) -> str:
-    # Pack words are regex fragments (别(?![人的家处样])); longest first so 从来不 wins over 从不.
-    return "|".join(sorted(words, key=len, reverse=True))
-
-
 def _grammar(lists: dict[str, list[str]]) -> _Grammar:
     merged = {**DEFAULT_GRAMMAR, **lists}
     spanning = merged["spanning_negators"]
     return _Grammar(
-        re.compile(_alternation(merged["negators"] + spanning)),
-        re.compile(_alternation(spanning)) if spanning else None,
-        re.compile(_alternation(merged["cancel"])),
-        re.compile(_alternation(merged["governed"])),
+        re.compile(alternation(merged["negators"] + spanning)),
+        re.compile(alternation(spanning)) if spanning else None,
+        re.compile(alternation(merged["cancel"])),
+        re.compile(alternation(merged["governed"])),
     )
-
-
-@dataclass(frozen=True)
-class _Key:
-    key: str
-    allow: bool
-    phrases: tuple[tuple[int, str], ...]  # (rule index, canonical phrase), later rules first
-    triggers: tuple[int, ...]  # pattern indexes
-    latin_edge: bool  # starts or ends with a Latin letter/digit: check it is not glued to another
-    by_bit: tuple[tuple[int, str] | None, ...]  # scope bit -> (rule index, phrase) reported there
 
 
 @dataclass(frozen=True)
@@ -114,7 +109,6 @@ class _CompiledPattern:
     rule: int
     regex: re.Pattern[str]
     phrase: str
-    template: dict[str, object]  # Hit fields that do not depend on the match
     # A gap-tolerant phrase set: group 1 + group 2 (the words around the filler) -> canonical phrase.
     gap: dict[str, str] | None = None
 
@@ -126,8 +120,38 @@ class _Exemption:
     after: re.Pattern[str] | None
 
 
-def _is_ascii_alnum(c: str) -> bool:
-    return c.isascii() and c.isalnum()
+_is_ascii_alnum = is_ascii_alnum
+
+
+def _automaton(keys: list[str]):  # type: ignore[no-untyped-def]
+    # A contiguous NFA: as fast on these keys as the default choice and a third of its memory.
+    return ahocorasick_rs.AhoCorasick(
+        keys or ["\0\0"],
+        matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+        implementation=ahocorasick_rs.Implementation.ContiguousNFA,
+    ).find_matches_as_indexes
+
+
+def _release_freed_memory() -> None:
+    """Loading frees tens of megabytes of temporaries (the tables, the automata's build state); glibc
+    keeps freed heap pages in the process unless asked to hand them back. Elsewhere: nothing to do."""
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
+def _ids(blob: bytes) -> array[int]:
+    ids = array("I")
+    ids.frombytes(blob)
+    return ids
+
+
+def _phrase_tuple(phrases) -> tuple[tuple[int, str], ...]:  # type: ignore[no-untyped-def]
+    return tuple((r, p) for r, p in phrases)
 
 
 class RuleEngine:
@@ -144,7 +168,8 @@ class RuleEngine:
         self.errors: list[PackError] = list(errors or [])
         self.alikes_skipped = 0  # lines whose sound-alike checks hit MAX_ALIKE_CHECKS (hostile input)
         self.rules: tuple[Rule, ...] = tuple(rules)
-        self._norm = Normalizer()
+        self._variants = variants
+        self._speller: Speller | None = None  # made on first use of spellings(): scans never need it
         try:
             self._grammar = _grammar(grammar or {})
         except re.error as e:
@@ -152,230 +177,86 @@ class RuleEngine:
             self._grammar = _grammar({})
         fillers = (grammar or {}).get("fillers") or DEFAULT_GRAMMAR["fillers"]
         self._exempt = self._exemptions(contexts or [])
-        self._speller = Speller(self._norm, variants)
-        fold = self._norm.fold
-
-        phrase_map: dict[str, list[tuple[int, str]]] = {}
-        allow_keys: set[str] = set()
-        trigger_map: dict[str, list[int]] = {}
-        # A gap pattern's left-hand words (全网, 医生) are common: they send a line to the slow path only
-        # when one of the pattern's right-hand words (最低, 推荐) follows them (checked by one regex).
-        self._gap_masks: dict[str, int] = {}
-        self._gap_rights: dict[str, set[str]] = {}
-        patterns: list[_CompiledPattern] = []
-        scope_mask: dict[str, int] = {}
-        self._unless: list[re.Pattern[str] | None] = []
-        self._rule_masks: list[int] = []
+        self._rule_masks = [rule_mask(r) for r in self.rules]
         self._hit_base = [
             {"rule": r.id, "category": r.category, "severity": r.severity, "basis": r.basis, "suggestion": r.suggestion}
             for r in self.rules
         ]
-        self._phrase_count = 0
-
-        for ridx, rule in enumerate(self.rules):
-            mask = 0
-            for s in rule.scopes:
-                mask |= SCOPE_BITS[s]
-            self._rule_masks.append(mask)
+        # The expensive half of loading (spellings, sound keys, gap patterns, character tables) comes from
+        # the disk cache when these packs were loaded before with this code (see cache.py).
+        inputs = cache_inputs(self.rules, variants, lookalikes or {}, fillers)
+        key = cache.key_of(inputs)
+        tables = cache.read(key)
+        if tables is not None:
+            try:
+                self._assemble(tables)
+            except (KeyError, IndexError, TypeError, ValueError, re.error) as e:
+                log.warning("rules cache entry %s does not fit this engine (%r): rebuilding", key, e)
+                tables = None
+        if tables is None:
+            tables = build_tables(self.rules, variants, lookalikes or {}, fillers)
+            self._assemble(tables)
+            cache.write(key, tables)
+            release_build_caches()
+        self.errors.extend(PackError(*e) for e in tables["errors"])
+        fold = self._norm.fold
+        unless = []
+        for rule in self.rules:
             words = sorted({u for u in (fold(w) for w in rule.unless) if u}, key=len, reverse=True)
-            self._unless.append(re.compile("|".join(map(re.escape, words))) if words else None)
-            for phrase in rule.phrases:
-                key = fold(phrase)
-                if not key:
-                    why = f"phrase {phrase!r} is empty once normalized"
-                    self.errors.append(PackError(rule.source, rule.id, why))
-                    continue
-                self._phrase_count += 1
-                for spelling in self._speller.spellings(key):
-                    phrase_map.setdefault(spelling, []).append((ridx, phrase))
-                    scope_mask[spelling] = scope_mask.get(spelling, 0) | mask
-            for context in rule.allow:
-                key = fold(context)
-                if key:
-                    allow_keys.update(self._speller.spellings(key, pinyin=False))
-            compiled: list[tuple[re.Pattern[str], list[str], str, dict[str, str] | None]] = []
-            for pat in rule.patterns:
-                try:
-                    regex, triggers = self._compile_pattern(pat.regex)
-                except (ValueError, re.error) as e:
-                    self.errors.append(PackError(rule.source, rule.id, f"pattern {pat.regex!r}: {e}"))
-                    continue
-                compiled.append((regex, triggers, pat.phrase, None, None))
-            if rule.gap and fillers:
-                gapped = self._gap_pattern(rule, fillers)
-                if gapped is not None:
-                    compiled.append(gapped)
-            for regex, triggers, phrase, gap, rights in compiled:
-                pidx = len(patterns)
-                template = {**self._hit_base[ridx], "phrase": phrase}
-                patterns.append(_CompiledPattern(ridx, regex, phrase, template, gap))
-                for t in triggers:
-                    trigger_map.setdefault(t, []).append(pidx)
-                    if rights is None:
-                        scope_mask[t] = scope_mask.get(t, 0) | mask
-                    else:
-                        self._gap_masks[t] = self._gap_masks.get(t, 0) | mask
-                        self._gap_rights.setdefault(t, set()).update(rights)
-
-        self._patterns = tuple(patterns)
+            unless.append(re.compile("|".join(map(re.escape, words))) if words else None)
         # Per rule: (unless regex, negation window, jieba boundary), or None when the rule has no check.
         self._contexts = [
-            (self._unless[i], r.negation, r.boundary) if (self._unless[i] or r.negation or r.boundary) else None
+            (unless[i], r.negation, r.boundary) if (unless[i] or r.negation or r.boundary) else None
             for i, r in enumerate(self.rules)
         ]
-        all_keys = set(phrase_map) | allow_keys | set(trigger_map)
-        # Only the keys gap patterns add (全网最) inherit: the packs were written knowing which of their
-        # own phrases stand over which trigger words.
-        gap_only = set(self._gap_masks) - set(phrase_map) - allow_keys
-        inherited, inherited_masks = self._inherited_triggers(gap_only, trigger_map, scope_mask)
-        self._keys: list[_Key] = []
-        self._values: list[tuple] = []
-        self._by_bit_cache: dict[tuple, tuple] = {}
-        for key in all_keys:
-            phrases = tuple(sorted(phrase_map.get(key, ()), key=lambda p: -p[0]))
-            info = _Key(
-                key,
-                key in allow_keys,
-                phrases,
-                inherited.get(key, tuple(trigger_map.get(key, ()))),
-                _is_ascii_alnum(key[0]) or _is_ascii_alnum(key[-1]),
-                self._by_bit(phrases),
-            )
-            # An allow-context never sends a line to the slow path by itself (mask 0).
-            mask = 0 if info.allow and not info.triggers else scope_mask.get(key, 0) | inherited_masks.get(key, 0)
-            # The value is flat so the hot loops unpack it in one step (no attribute lookups).
-            self._values.append((mask, info.allow, info.latin_edge, info.triggers, info.by_bit))
-            self._keys.append(info)
-        # ahocorasick-rs (Rust) does leftmost-longest matching natively and ~3x faster than
-        # pyahocorasick's iter_long on these keys; it reports code-point offsets.
-        self._automaton = ahocorasick_rs.AhoCorasick(
-            [info.key for info in self._keys] or ["\0\0"], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
-        )
-        self._find = self._automaton.find_matches_as_indexes
-        self._key_index = {info.key: i for i, info in enumerate(self._keys)}
-        self._build_sound_automaton(lookalikes or {})
-        # Doubling a character at a key's edge cannot hide the key (最最低 still contains 最低), so the fast
-        # path only looks for doubled characters that occur inside some key (a small, cheap class).
-        interior = sorted(set(_CJK_CHAR.findall("\n".join(info.key[1:-1] for info in self._keys))))
-        self._dirty = self._norm.dirty_finder("".join(map(re.escape, interior)))
-        self._fold_marked = self._norm.fold_marked
-        self._has_keys = bool(self._keys)
         if any(r.boundary for r in self.rules) or self._sound_phrases:
             _jieba()  # load the dictionary now, not on the first hit in a live room
         self._freq = _jieba().dt.FREQ if self._sound_phrases else {}
+        del tables
+        _release_freed_memory()
 
-    @staticmethod
-    def _inherited_triggers(
-        keys: set[str], trigger_map: dict[str, list[int]], scope_mask: dict[str, int]
-    ) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
-        """Leftmost-longest matching reports one key where several overlap: a gap pattern's left word
-        (全网最) that contains another pattern's trigger word (全网) would hide the trigger. So each of
-        these keys carries the triggers (and their scopes) of every trigger word inside it."""
-        words = list(trigger_map)
-        if not words:
-            return {}, {}
-        finder = ahocorasick_rs.AhoCorasick(words).find_matches_as_indexes
-        triggers: dict[str, tuple[int, ...]] = {}
-        masks: dict[str, int] = {}
-        for key in keys:
-            inside = finder(key, overlapping=True)
-            if not inside:
-                continue
-            found: set[int] = set()
-            mask = 0
-            for w, _s, _e in inside:
-                found.update(trigger_map[words[w]])
-                mask |= scope_mask.get(words[w], 0)
-            triggers[key] = tuple(sorted(found))
-            masks[key] = mask
-        return triggers, masks
-
-    def _build_sound_automaton(self, lookalikes: dict[str, list[str]]) -> None:
-        """The automaton the scan runs: every key in its sound form (see phonetic.py). A coded key stands
-        for its exact spellings (which the exact automaton reports on the slow path) and, for phrases of
-        rules with `phonetic` set and enough ideographs, for any sound-alike of them."""
-        coder = self._coder = SoundCoder(lookalikes)
-        fold = self._norm.fold
-        # coded key -> [exact mask, exact spellings, sound-alike phrases, sound-alike mask, gap mask, gap rights]
-        entries: dict[str, list] = {}
-
-        def entry_for(coded: str) -> list:
-            return entries.setdefault(coded, [0, set(), [], 0, 0, set()])
-
-        for info, value in zip(self._keys, self._values, strict=True):
-            entry = entry_for(coder.code(info.key))
-            entry[0] |= value[0]
-            entry[1].add(info.key)
-            if info.key in self._gap_masks:
-                entry[4] |= self._gap_masks[info.key]
-                entry[5] |= self._gap_rights[info.key]
-        self._sound_phrases = 0
-        for ridx, rule in enumerate(self.rules):
-            if not rule.phonetic:
-                continue
-            for phrase in rule.phrases:
-                key = fold(phrase)
-                if len(key) < rule.phonetic or not all(map(_is_cjk, key)):
-                    continue
-                self._sound_phrases += 1
-                for coded in coder.keys(key):
-                    entry = entry_for(coded)
-                    entry[3] |= self._rule_masks[ridx]
-                    entry[2].append((ridx, phrase))
-        keys = list(entries)
+    def _assemble(self, t: dict) -> None:
+        """Automata, regexes and the scanner's flat per-key tuples from build_tables' plain data. Equal
+        tuples are shared (most keys mean the same few things), and nothing else of the build is kept."""
+        self._norm = Normalizer(table=t["norm_table"])
+        self._phrase_count = t["phrase_count"]
+        self._sound_phrases = t["sound_phrases"]
+        by_bit_cache: dict[tuple, tuple] = {}
+        distinct = [
+            (mask, allow, latin_edge, tuple(triggers), self._by_bit(_phrase_tuple(phrases), by_bit_cache))
+            for mask, allow, latin_edge, triggers, phrases in t["values"]
+        ]
+        # The value is flat so the hot loops unpack it in one step (no attribute lookups).
+        self._values = [distinct[i] for i in _ids(t["values_ids"])]
+        keys = t["keys"]
+        # ahocorasick-rs (Rust) does leftmost-longest matching natively and ~3x faster than
+        # pyahocorasick's iter_long on these keys; it reports code-point offsets.
+        self._find = _automaton(keys)
+        self._key_index = {k: i for i, k in enumerate(keys)}
+        self._has_keys = bool(keys)
+        patterns = []
+        for ridx, source, phrase, gap in t["patterns"]:
+            patterns.append(_CompiledPattern(ridx, re.compile(source), phrase, gap))
+        self._patterns = tuple(patterns)
         # What the fast path needs per coded key, flat: a match goes to the slow path when it is an exact
         # spelling of a key active in the scope (and, for a gap pattern's left word, a right word follows),
         # or, where a sound-matched phrase has this key, when what was said is no dictionary word.
-        self._sound_fast = []
-        for k in keys:
-            exact_mask, exact, _alikes, alike_mask, gap_mask, rights = entries[k]
+        # (An exact spelling is a key: the coded text of what was said is the coded key itself.)
+        fast = []
+        for exact_mask, alike_mask, gap_mask, rights in t["sound_values"]:
             gap_re = re.compile("|".join(map(re.escape, sorted(rights, key=len, reverse=True)))) if rights else None
-            self._sound_fast.append((frozenset(exact), exact_mask, alike_mask, gap_mask, gap_re))
-        self._find_sound = ahocorasick_rs.AhoCorasick(
-            keys or ["\0\0"], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
-        ).find_matches_as_indexes
-        # The slow path looks for sound-alikes with an automaton of the sound-matched phrases alone, so a
-        # longer exact key in sound form (全网最, a pattern's trigger) cannot hide one (全网醉火).
-        alike_keys = [k for k in keys if entries[k][2]]
-        self._alike_info = []
-        for k in alike_keys:
-            exact, alikes = entries[k][1], entries[k][2]
-            by_bit = self._by_bit(tuple(sorted(alikes, key=lambda p: -p[0])))
-            canonical = {fold(p) for _r, p in alikes}
-            self._alike_info.append((frozenset(exact), by_bit, tuple(canonical)))
-        self._find_alikes = ahocorasick_rs.AhoCorasick(
-            alike_keys or ["\0\0"], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
-        ).find_matches_as_indexes
-        self._code = coder.code
-
-    def _gap_pattern(self, rule: Rule, fillers: list[str]):  # type: ignore[no-untyped-def]
-        """One regex for a rule's phrases with filler words between their words: (left)(fillers)(right),
-        where left + right must be one of the phrases (checked after the match)."""
-        jieba = _jieba()
-        fold = self._norm.fold
-        canonical: dict[str, str] = {}
-        lefts: set[str] = set()
-        rights: set[str] = set()
-        for phrase in rule.phrases:
-            key = fold(phrase)
-            if len(key) < 3 or not all(map(_is_cjk, key)):
-                continue
-            # A gap may open at a word edge with two characters or more on each side (全网|最低,
-            # 医生|推荐, 卫健委|认可): one-character parts would make every 一 or 最 a trigger.
-            cut = 0
-            for word in jieba.lcut(key, HMM=False)[:-1]:
-                cut += len(word)
-                if cut >= 2 and len(key) - cut >= 2:
-                    canonical.setdefault(key, phrase)
-                    lefts.add(key[:cut])
-                    rights.add(key[cut:])
-        if not canonical:
-            return None
-        filler = _alternation([re.escape(fold(f)) for f in fillers if fold(f)])
-        left = "|".join(map(re.escape, sorted(lefts, key=len, reverse=True)))
-        right = "|".join(map(re.escape, sorted(rights, key=len, reverse=True)))
-        regex = re.compile(f"({left})(?:{filler}){{1,{rule.gap}}}({right})")
-        return regex, sorted(lefts), "{gap}", canonical, rights
+            fast.append((exact_mask, alike_mask, gap_mask, gap_re))
+        self._sound_fast = [fast[i] for i in _ids(t["sound_values_ids"])]
+        self._find_sound = _automaton(t["sound_keys"])
+        alike_info = []
+        for phrases, canonical in t["alike_values"]:
+            alike_info.append((self._by_bit(_phrase_tuple(phrases), by_bit_cache), tuple(canonical)))
+        self._alike_info = alike_info
+        self._find_alikes = _automaton(t["alike_keys"])
+        self._coder = SoundCoder.from_table(t["sound_table"])
+        self._code = self._coder.code
+        self._dirty = self._norm.dirty_finder("".join(map(re.escape, t["interior"])))
+        self._fold_marked = self._norm.fold_marked
 
     def _exemptions(self, contexts: list[Context]) -> list[tuple[_Exemption, ...]]:
         per_rule: list[list[_Exemption]] = [[] for _ in self.rules]
@@ -394,9 +275,9 @@ class RuleEngine:
                 self.errors.append(PackError(ctx.source, None, f"context {ctx.name!r}: names no loaded rule"))
         return [tuple(x) for x in per_rule]
 
-    def _by_bit(self, phrases: tuple[tuple[int, str], ...]) -> tuple[tuple | None, ...]:
+    def _by_bit(self, phrases: tuple[tuple[int, str], ...], cache: dict[tuple, tuple]) -> tuple[tuple | None, ...]:
         """For each scope bit, the phrase entry of the latest-loaded rule active in that scope."""
-        cached = self._by_bit_cache.get(phrases)
+        cached = cache.get(phrases)
         if cached is not None:
             return cached
         table: list[tuple | None] = [None] * (_MAX_BIT + 1)
@@ -404,8 +285,8 @@ class RuleEngine:
             pick = next(((r, p) for r, p in phrases if self._rule_masks[r] & bit), None)
             if pick is not None:
                 r, p = pick
-                table[bit] = (r, p, {**self._hit_base[r], "phrase": p})
-        result = self._by_bit_cache[phrases] = tuple(table)
+                table[bit] = (r, p)
+        result = cache[phrases] = tuple(table)
         return result
 
     # ----------------------------------------------------------------------------------------- loading
@@ -431,26 +312,9 @@ class RuleEngine:
 
     def spellings(self, phrase: str) -> frozenset[str]:
         """Every normalized spelling the automaton holds for a phrase (for tools and the benchmark)."""
+        if self._speller is None:
+            self._speller = Speller(self._norm, self._variants)
         return self._speller.spellings(self._norm.fold(phrase))
-
-    def _compile_pattern(self, source: str) -> tuple[re.Pattern[str], list[str]]:
-        triggers: list[str] = []
-
-        def expand(m: re.Match[str]) -> str:
-            spellings: set[str] = set()
-            for raw in m.group(1).split("|"):  # <牙周炎|关节炎>: any spelling of any of the words
-                word = self._norm.fold(raw)
-                if not word:
-                    raise ValueError(f"macro word {raw!r} is empty once normalized")
-                spellings |= self._speller.spellings(word)
-            ordered = sorted(spellings, key=len, reverse=True)
-            triggers.extend(ordered)
-            return "(?:" + "|".join(map(re.escape, ordered)) + ")"
-
-        expanded = _MACRO.sub(expand, expand_sound_macros(source))  # <~词>: homophones (sound_macro)
-        if not triggers:
-            raise ValueError("needs at least one <word> macro (it is what the fast pre-filter looks for)")
-        return re.compile(expanded), triggers
 
     # ----------------------------------------------------------------------------------------- scanning
     def stream(self, scope: str = "speech") -> SpeechStream:
@@ -471,11 +335,12 @@ class RuleEngine:
         # One pass over the sound form finds exact spellings and sound-alikes alike.
         coded = self._code(norm)
         fast = self._sound_fast
+        keys = self._key_index
         found = self._find_sound(coded)
         for idx, start, end in found:
-            exact, exact_mask, alike_mask, gap_mask, gap_re = fast[idx]
+            exact_mask, alike_mask, gap_mask, gap_re = fast[idx]
             said = norm[start:end]
-            if said in exact:
+            if said in keys:  # an exact spelling of a key (its coded form is this sound key)
                 if exact_mask & bit or (gap_mask & bit and gap_re.search(norm, end, end + GAP_REACH) is not None):
                     return self._resolve(text, norm, marked, coded, found, bit)
             elif (alike_mask & bit and said not in self._freq) or end - start > 1:
@@ -506,7 +371,7 @@ class RuleEngine:
             if k is not None:
                 found.append((k, start, end))
                 continue
-            if fast[idx][2]:
+            if fast[idx][1]:
                 alike = True
             if end - start > 1:
                 rescan = alike = True  # it may stand over an exact key or a sound-alike
@@ -516,7 +381,7 @@ class RuleEngine:
             # (Same length all through: only 1:1 mappings such as traditional -> simplified, so the
             # offsets are the identity.)
             offs = self._norm.offset_map(text, marked, norm)
-        cands: list[tuple[int, int, tuple | None]] = []  # start, end, (rule, phrase, template) or allow
+        cands: list[tuple[int, int, tuple | None]] = []  # start, end, (rule, phrase) or allow
         pattern_ids: set[int] | None = None
         values = self._values
         for idx, start, end in found:
@@ -542,6 +407,7 @@ class RuleEngine:
             cands = _leftmost_longest(cands)
         contexts = self._contexts
         exempt = self._exempt
+        hit_base = self._hit_base
         hits: list[Hit] = []
         for start, end, pick in cands:
             if pick is None:
@@ -563,7 +429,8 @@ class RuleEngine:
             # nine object.__setattr__ calls, and this runs once per hit inline in the room loop.
             hit = _new(Hit)
             fields = hit.__dict__
-            fields.update(pick[2])
+            fields.update(hit_base[pick[0]])
+            fields["phrase"] = pick[1]
             fields["start"] = start
             fields["end"] = end
             fields["matched"] = text[start:end]
@@ -575,14 +442,15 @@ class RuleEngine:
         spellings, where the sound-alike is sure to be meant (see _plausible_alike)."""
         out = []
         info = self._alike_info
+        keys = self._key_index
         checks = 0
         for idx, start, end in self._find_alikes(coded):
-            exact, by_bit, canonical = info[idx]
+            by_bit, canonical = info[idx]
             pick = by_bit[bit]
             if pick is None:
                 continue
             said = norm[start:end]
-            if said in exact:
+            if said in keys:
                 continue  # an exact spelling: the exact pass reports it, with its own context checks
             checks += 1
             if checks > MAX_ALIKE_CHECKS:
@@ -608,12 +476,12 @@ class RuleEngine:
                         found = _gap_phrase(m, pat.gap)
                         if found is not None:
                             phrase, end = found
-                            cands.append((m.start(), end, (pat.rule, phrase, {**pat.template, "phrase": phrase})))
+                            cands.append((m.start(), end, (pat.rule, phrase)))
                     elif pat.phrase == MATCH_PHRASE:  # report what was said, normalized (最服帖, 治牙周炎)
                         phrase = m.group(0)
-                        cands.append((m.start(), m.end(), (pat.rule, phrase, {**pat.template, "phrase": phrase})))
+                        cands.append((m.start(), m.end(), (pat.rule, phrase)))
                     else:
-                        cands.append((m.start(), m.end(), (pat.rule, pat.phrase, pat.template)))
+                        cands.append((m.start(), m.end(), (pat.rule, pat.phrase)))
         return _leftmost_longest(cands)
 
 
@@ -666,6 +534,10 @@ def _latin_edges_ok(norm: str, offs: OffsetMap | None, start: int, end: int) -> 
 
 def _negated(text: str, norm: str, offs: OffsetMap | None, start: int, window: int, grammar: _Grammar) -> bool:
     if grammar.spanning is not None:
+        # The negation regex holds the spanning negators too, and reaches at least as far back: when
+        # it finds nothing in the spanning window, neither check below can (the usual case).
+        if grammar.negation.search(norm, max(0, start - max(SPAN_WINDOW, window)), start) is None:
+            return False
         # 更别提 / 从来不 / 并不: the denial reaches past the clause it opens (不是药治不了病更别提治愈).
         span_lo = max(0, start - SPAN_WINDOW)
         last = None
@@ -673,10 +545,10 @@ def _negated(text: str, norm: str, offs: OffsetMap | None, start: int, window: i
             last = m
         if last is not None and not grammar.cancel.search(norm, last.end(), start):
             return True
-    starts: Sequence[int] = range(len(norm) + 1) if offs is None else offs.lists()[0]
     lo = max(0, start - window)
     if lo == start or grammar.negation.search(norm, lo, start) is None:
-        return False  # the usual case: no negator right before the term
+        return False  # the usual case: no negator right before the term (and no offset lists built)
+    starts: Sequence[int] = range(len(norm) + 1) if offs is None else offs.lists()[0]
     # Stay inside the clause: a comma or full stop in the original between negator and term ends it.
     original = text[starts[lo] : starts[start]]
     cut = None
@@ -731,17 +603,20 @@ def _dag_bounds(s: str, jieba) -> set[int]:  # type: ignore[no-untyped-def]
     n = len(s)
     route_p = [0.0] * (n + 1)
     route_x = [0] * (n + 1)
+    get = freq.get
     for idx in range(n - 1, -1, -1):
         best_p = best_x = None
         i = idx
-        frag = s[idx]
-        while i < n and frag in freq:
-            if freq[frag]:
-                p = ln(freq.get(frag) or 1) - logtotal + route_p[i + 1]
+        f = get(s[idx])  # one lookup per prefix: None ends the walk (jieba keeps every prefix, at 0)
+        while f is not None:
+            if f:
+                p = ln(f) - logtotal + route_p[i + 1]
                 if best_p is None or p > best_p or (p == best_p and i > best_x):
                     best_p, best_x = p, i
             i += 1
-            frag = s[idx : i + 1]
+            if i >= n:
+                break
+            f = get(s[idx : i + 1])
         if best_p is None:  # no dictionary word starts here: the character alone
             best_p, best_x = ln(freq.get(s[idx]) or 1) - logtotal + route_p[idx + 1], idx
         route_p[idx] = best_p
@@ -759,8 +634,8 @@ def _dag_bounds(s: str, jieba) -> set[int]:  # type: ignore[no-untyped-def]
                 buf = s[buf_start:x]
                 if len(buf) > 1 and not freq.get(buf):
                     pos = buf_start
-                    for word in jieba.finalseg.cut(buf):
-                        pos += len(word)
+                    for size in _hmm_word_sizes(buf, jieba.finalseg):
+                        pos += size
                         bounds.add(pos)
                 else:
                     bounds.update(range(buf_start, x + 1))
@@ -771,6 +646,82 @@ def _dag_bounds(s: str, jieba) -> set[int]:  # type: ignore[no-untyped-def]
             break
         x = y
     return bounds
+
+
+_HAN_RUN = re.compile("[\u4E00-\u9FD5]+")  # jieba.finalseg's re_han, one block
+
+
+def _hmm_word_sizes(buf: str, finalseg) -> list[int]:  # type: ignore[no-untyped-def]
+    """The lengths of the words jieba.finalseg.cut(buf) yields, in order. Each run of ideographs goes
+    through the same Viterbi as jieba's, with the same float arithmetic and tie-breaking (max over
+    (probability, state) tuples), unrolled over the four states with back-pointers instead of copied
+    path lists; the rest is split as jieba splits it."""
+    if finalseg.Force_Split_Words:
+        return [len(w) for w in finalseg.cut(buf)]  # rare: words jieba was told to split; its own walk
+    if _HAN_RUN.fullmatch(buf) is not None:
+        return _viterbi_sizes(buf, finalseg)
+    # jieba's cut() of a mixed run (ideographs with digits or letters): its blocks, each as it does.
+    sizes: list[int] = []
+    for block in finalseg.re_han.split(buf):
+        if finalseg.re_han.match(block):
+            sizes += _viterbi_sizes(block, finalseg)
+        else:
+            sizes += [len(x) for x in finalseg.re_skip.split(block) if x]
+    return sizes
+
+
+def _viterbi_sizes(buf: str, finalseg) -> list[int]:  # type: ignore[no-untyped-def]
+    low = finalseg.MIN_FLOAT
+    start_p, trans, emit = finalseg.start_P, finalseg.trans_P, finalseg.emit_P
+    e_b, e_m, e_e, e_s = emit["B"].get, emit["M"].get, emit["E"].get, emit["S"].get
+    t_b, t_m, t_e, t_s = trans["B"].get, trans["M"].get, trans["E"].get, trans["S"].get
+    # trans_p[y0].get(y, MIN_FLOAT) for the PrevStatus pairs (B <- E,S; M <- M,B; S <- S,E; E <- B,M).
+    eb, sb = t_e("B", low), t_s("B", low)
+    mm, bm = t_m("M", low), t_b("M", low)
+    ss, es = t_s("S", low), t_e("S", low)
+    be, me = t_b("E", low), t_m("E", low)
+    c = buf[0]
+    vb = start_p["B"] + e_b(c, low)
+    vm = start_p["M"] + e_m(c, low)
+    ve = start_p["E"] + e_e(c, low)
+    vs = start_p["S"] + e_s(c, low)
+    back: list[tuple[str, str, str, str]] = []  # per step: the previous state chosen for B, M, E, S
+    for c in buf[1:]:
+        em = e_b(c, low)
+        p1, p2 = ve + eb + em, vs + sb + em  # (prob, "E") vs (prob, "S"): a tie goes to "S"
+        nb, fb = (p1, "E") if p1 > p2 else (p2, "S")
+        em = e_m(c, low)
+        p1, p2 = vm + mm + em, vb + bm + em  # "M" vs "B": a tie goes to "M"
+        nm, fm = (p2, "B") if p2 > p1 else (p1, "M")
+        em = e_s(c, low)
+        p1, p2 = vs + ss + em, ve + es + em  # "S" vs "E": a tie goes to "S"
+        ns, fs = (p2, "E") if p2 > p1 else (p1, "S")
+        em = e_e(c, low)
+        p1, p2 = vb + be + em, vm + me + em  # "B" vs "M": a tie goes to "M"
+        ne, fe = (p1, "B") if p1 > p2 else (p2, "M")
+        back.append((fb, fm, fe, fs))
+        vb, vm, ve, vs = nb, nm, ne, ns
+    state = "E" if ve > vs else "S"  # max over (V, y) for y in "ES": a tie goes to "S"
+    states = [state]
+    for fb, fm, fe, fs in reversed(back):
+        state = {"B": fb, "M": fm, "E": fe, "S": fs}[state]
+        states.append(state)
+    states.reverse()
+    # jieba's __cut over the states, then its Force_Split_Words, counting characters instead of slicing.
+    sizes: list[int] = []
+    begin = nexti = 0
+    for i, pos in enumerate(states):
+        if pos == "B":
+            begin = i
+        elif pos == "E":
+            sizes.append(i + 1 - begin)
+            nexti = i + 1
+        elif pos == "S":
+            sizes.append(1)
+            nexti = i + 1
+    if nexti < len(buf):
+        sizes.append(len(buf) - nexti)
+    return sizes
 
 
 def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]) -> bool:
@@ -787,20 +738,26 @@ def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]
     if freq.get(said):
         return False
     lo = max(0, start - 8)
-    bounds = sorted(_cut_bounds(norm[lo : min(len(norm), end + 8)]))
-    edges = [b + lo for b in bounds]
-    if end - start <= 2 and (start not in edges or end not in edges):
+    bounds = _cut_bounds(norm[lo : min(len(norm), end + 8)])  # window offsets: start - lo, end - lo
+    first, stop = start - lo, end - lo
+    if stop - first <= 2 and (first not in bounds or stop not in bounds):
         return False
-    phrase = min(canonical, key=lambda c: sum(a != b for a, b in zip(c, said, strict=False)))
+    if len(canonical) == 1:
+        phrase = canonical[0]
+    else:  # the phrase it differs least from (the first of equals, as min() picks)
+        phrase = min(canonical, key=lambda c: sum(a != b for a, b in zip(c, said, strict=False)))
+    edges = None
     for i, (want, got) in enumerate(zip(phrase, said, strict=False)):
         if want == got:
             continue
-        pos = start + i
-        w_start = max(e for e in edges if e <= pos)
-        w_end = min(e for e in edges if e > pos)
-        if w_start < start or w_end > end:
+        if edges is None:
+            edges = sorted(bounds)
+        # The word of the cut around the slip: the last edge at or before it, the first edge after it.
+        k = bisect_right(edges, first + i)
+        w_start, w_end = edges[k - 1], edges[k]
+        if w_start < first or w_end > stop:
             return False  # the slip is glued into a word that reaches outside the phrase
-        if w_end - w_start >= 2 and freq.get(norm[w_start:w_end], 0) >= ORDINARY_WORD_FREQ:
+        if w_end - w_start >= 2 and freq.get(norm[w_start + lo : w_end + lo], 0) >= ORDINARY_WORD_FREQ:
             return False  # ...or is an ordinary word of its own
     return True
 

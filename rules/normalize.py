@@ -111,15 +111,22 @@ def _styled_digits() -> dict[int, str]:
 class Normalizer:
     """Folds text for matching. Read-only after construction; safe to share between rooms."""
 
-    def __init__(self, extra_chars: dict[str, str] | None = None) -> None:
-        table = self._resolved(dict(base_table()), extra_chars) if extra_chars else _default_table()
+    def __init__(self, extra_chars: dict[str, str] | None = None, *, table: dict[int, str] | None = None) -> None:
+        """`table`: a finished table (Normalizer().table of an earlier process, from the engine's disk
+        cache), which spares OpenCC and the scan of Unicode at load."""
+        if table is not None:
+            bmp = _bmp_tables(table)
+        elif extra_chars:
+            table = self._resolved(dict(base_table()), extra_chars)
+            bmp = _bmp_tables(table)
+        else:
+            table = _default_table()
+            bmp = _default_bmp_tables()
         self.table = table
-        # Same mapping, but deletions leave a NUL marker behind so positions survive (see offsets).
-        self._mark_table = {cp: (out if out else "\0") for cp, out in table.items()}
-        self._mark_table[0] = "\0"
+        self._mark_dict: dict[int, str] | None = None  # see _mark_table
         # str.translate with a dict raises and swallows a KeyError for every unmapped character; a list
         # over the BMP answers every lookup directly (~1.5x faster). Astral text uses the dicts.
-        self._bmp, self._bmp_mark = _bmp_tables(table) if extra_chars else _default_bmp_tables()
+        self._bmp, self._bmp_mark = bmp
         # One regex (a BMP charset compiles to a bitmap) says whether a line needs folding at all:
         # a plain simplified ASR line has nothing to translate and no repeated ideograph, and skips both.
         bmp = sorted(cp for cp in table if cp < 0x10000)
@@ -156,8 +163,17 @@ class Normalizer:
     def fold_marked(self, text: str) -> tuple[str, str]:
         """fold() for the scanner: also returns the translation with NUL where characters were deleted,
         from which offsets() rebuilds the map without translating again."""
-        marked = text.translate(self._mark_table if _ASTRAL.search(text) else self._bmp_mark)
+        marked = text.translate(self._mark_table() if _ASTRAL.search(text) else self._bmp_mark)
         return _COLLAPSE.sub("", marked.replace("\0", "")), marked
+
+    def _mark_table(self) -> dict[int, str]:
+        """The mapping with NUL markers where characters are deleted, as a dict for text with astral
+        characters (rare: made on first use, not kept by every engine from the start)."""
+        if self._mark_dict is None:
+            marks = {cp: (out if out else "\0") for cp, out in self.table.items()}
+            marks[0] = "\0"
+            self._mark_dict = marks
+        return self._mark_dict
 
     def fold_with_map(self, text: str) -> tuple[str, Sequence[int], Sequence[int]]:
         """Normalized text plus, per normalized char, the original [start, end) it stands for."""
@@ -224,13 +240,21 @@ class Normalizer:
         return "".join(chars), starts, ends
 
 
-def _bmp_tables(table: dict[int, str]) -> tuple[list[str | None], list[str]]:
-    plain: list[str | None] = []
-    mark: list[str] = []
+@lru_cache(maxsize=1)
+def identity_bmp() -> tuple[int, ...]:
+    """Every BMP code point, made once: the translation lists share these entries (str.translate takes
+    an ordinal as well as a string; an int costs a third of a one-character string)."""
+    return tuple(range(0x10000))
+
+
+def _bmp_tables(table: dict[int, str]) -> tuple[list[str | int | None], list[str | int]]:
+    plain: list[str | int | None] = []
+    mark: list[str | int] = []
+    identity = identity_bmp()
     for cp in range(0x10000):
         out = table.get(cp)
         if out is None:
-            ch = chr(cp)
+            ch = identity[cp]
             plain.append(ch)
             mark.append(ch)
         elif out == "":

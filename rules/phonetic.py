@@ -18,6 +18,8 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
+from .normalize import identity_bmp
+
 _CJK_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00))
 # The BMP private use area: normalization deletes private-use characters, so none reaches the coder from
 # the input, and BMP code points keep the coded string narrow (str.translate is faster into UCS-2).
@@ -58,22 +60,48 @@ def _toneless(reading: str) -> str:
 
 
 class SoundCoder:
-    """Rewrites folded text into its sound key. Read-only after construction; shared by all rooms."""
+    """Rewrites folded text into its sound key. Read-only after construction; shared by all rooms.
+
+    Built from pypinyin's table at load, or from a table a previous build computed (`from_table`, used
+    with the engine's disk cache: then pypinyin is not imported at all)."""
 
     def __init__(self, lookalikes: dict[str, list[str]] | None = None) -> None:
         readings, ids, polyphones = _readings()
-        self._ids = ids
-        self._polyphones = polyphones
-        table: dict[int, str] = {cp: chr(_PUA + ids[py]) for cp, py in readings.items()}
+        self._ids: dict[str, int] | None = ids
+        self._polyphones: frozenset[int] = polyphones
+        syllables = [chr(_PUA + i) for i in range(len(ids))]  # one string object per syllable
+        table: dict[int, str] = {cp: syllables[ids[py]] for cp, py in readings.items()}
         for target, imitations in (lookalikes or {}).items():
             if len(target) != 1 or ord(target) not in table:
                 continue
             for ch in imitations:
                 if len(ch) == 1:
                     table[ord(ch)] = table[ord(target)]
+        self._set_table(table)
+
+    @classmethod
+    def from_table(cls, table: dict[int, str]) -> SoundCoder:
+        """A coder that can only code(): for an engine whose phrases' keys were computed before."""
+        coder = cls.__new__(cls)
+        coder._ids = None
+        coder._polyphones = frozenset()
+        interned: dict[str, str] = {}
+        coder._set_table({cp: interned.setdefault(s, s) for cp, s in table.items()})
+        coder._table = {}  # scanning needs only the list
+        return coder
+
+    def _set_table(self, table: dict[int, str]) -> None:
         self._table = table
-        # A list over the BMP answers str.translate's lookups directly (no KeyError per plain character).
-        self._bmp: list[str] = [table.get(cp, chr(cp)) for cp in range(0x10000)]
+        # A list over the BMP answers str.translate's lookups directly (no KeyError per plain character);
+        # unmapped entries share one identity table's ordinals.
+        self._bmp: list[str | int] = list(identity_bmp())
+        for cp, s in table.items():
+            if cp < 0x10000:
+                self._bmp[cp] = s
+
+    def table(self) -> dict[int, str]:
+        """Code point -> sound code point, for SoundCoder.from_table."""
+        return dict(self._table)
 
     def code(self, text: str) -> str:
         """Same length as text: every ideograph replaced by its syllable's code point."""
@@ -84,6 +112,8 @@ class SoundCoder:
         """The sound keys of a folded phrase: by each character's common reading, and by the phrase's
         reading in context where that differs (行业: hang ye)."""
         keys = {self.code(phrase)}
+        if self._ids is None:
+            raise RuntimeError("a SoundCoder made from_table cannot key new phrases")
         if any(ord(c) in self._polyphones for c in phrase):
             context = _context_key(phrase, self._ids)
             if context is not None and len(context) == len(phrase):

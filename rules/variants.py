@@ -19,7 +19,6 @@ from .normalize import Normalizer, _is_cjk
 
 MIN_LEN_FOR_HOMOPHONE = 3
 MAX_LEN_FOR_PINYIN = 7
-_CACHES: dict[tuple, dict[tuple[str, bool], frozenset[str]]] = {}
 
 
 @lru_cache(maxsize=8192)
@@ -44,11 +43,9 @@ class Speller:
                 if f and f != w and f not in alts:
                     alts.append(f)
         self._words = words
-        # Engines are rebuilt on every pack reload with mostly the same phrases: share the work.
-        signature = tuple(sorted((w, tuple(a)) for w, a in words.items()))
-        self._cache = _CACHES.setdefault(signature, {})
-        if len(_CACHES) > 8:
-            _CACHES.pop(next(iter(_CACHES)))
+        # Per speller, freed with it: an engine keeps no speller after loading (the disk cache, not
+        # this, spares a reload the work).
+        self._cache: dict[tuple[str, bool], frozenset[str]] = {}
 
     def spellings(self, phrase: str, pinyin: bool = True) -> frozenset[str]:
         """All spellings of an already-folded phrase, folded, including the phrase itself.

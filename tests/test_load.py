@@ -110,6 +110,54 @@ async def test_a_warning_is_published_before_viewer_chat_queued_ahead_of_it(tmp_
 
 
 @pytest.mark.asyncio
+async def test_an_ingested_segment_that_goes_next_anyway_is_handled_in_its_own_request(tmp_path: Path) -> None:
+    runner, bus, audit, _ = make_runner(tmp_path)
+    sub = bus.subscribe("r", after_seq=0)
+    for i in range(runner.PRIORITY_AFTER + 5):  # a backed-up viewers' lane: the anchor goes first anyway
+        runner.submit(viewer(i))
+    # the room's consumer is not even running: the request itself handles, audits and flushes it
+    await runner.submit_and_wait(AnchorSpeech(room="r", platform="bilibili", text=VIOLATION, segment="s1"))
+    assert [line["type"] for line in audit_lines(tmp_path)] == ["speech", "warning"]
+    assert runner.queued == runner.PRIORITY_AFTER + 5  # the viewers' events still wait, in order
+    runner.start()
+    try:
+        await wait_until(lambda: runner.queued == 0)
+    finally:
+        await runner.stop()
+        audit.close()
+    seen = []
+    async for event in sub:
+        seen.append(event.type)
+        if len(seen) == runner.PRIORITY_AFTER + 7:
+            break
+    assert seen[:2] == ["speech", "warning"] and seen[2:] == ["chat"] * (runner.PRIORITY_AFTER + 5)
+
+
+@pytest.mark.asyncio
+async def test_a_segment_behind_viewer_chat_that_came_first_waits_its_turn(tmp_path: Path) -> None:
+    runner, bus, audit, _ = make_runner(tmp_path)
+    sub = bus.subscribe("r", after_seq=0)
+    runner.submit(viewer(1))  # a short lane: arrival order holds, so the segment is queued behind it
+    ingest = asyncio.create_task(
+        runner.submit_and_wait(AnchorSpeech(room="r", platform="bilibili", text=VIOLATION, segment="s1"))
+    )
+    await asyncio.sleep(0)
+    assert not ingest.done() and len(runner._anchor) == 1
+    runner.start()
+    try:
+        await ingest
+    finally:
+        await runner.stop()
+        audit.close()
+    seen = []
+    async for event in sub:
+        seen.append(event.type)
+        if len(seen) == 3:
+            break
+    assert seen == ["chat", "speech", "warning"]
+
+
+@pytest.mark.asyncio
 async def test_the_anchors_own_chat_line_rides_the_anchor_lane(tmp_path: Path) -> None:
     runner, bus, audit, _ = make_runner(tmp_path)
     sub = bus.subscribe("r", after_seq=0)

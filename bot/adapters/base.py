@@ -29,6 +29,7 @@ import aiohttp
 import yarl
 
 from bot.events import Event, RoomStatus, User
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -380,10 +381,7 @@ class WebsocketAdapter(Adapter):
     async def _hang_up(self) -> None:
         """End the current connection: stop its keepalive, close its websocket."""
         task, self._keepalive = self._keepalive, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(task)
         await self._close_ws()
 
     async def _close_ws(self) -> None:

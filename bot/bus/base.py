@@ -70,6 +70,10 @@ class QueuedSubscription(Subscription):
 
 
 class Bus(abc.ABC):
+    #: True when ``publish`` never suspends (it completes in the caller's step): a room may then
+    #: handle an anchor segment inside its ingest request, where no cancellation can cut it short
+    publish_never_waits = False
+
     @abc.abstractmethod
     async def publish(self, event: Event) -> Event:
         """Append to the event's room; returns the event with its sequence id."""

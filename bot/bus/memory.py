@@ -68,6 +68,8 @@ class _Window:
 
 
 class MemoryBus(Bus):
+    publish_never_waits = True  # a window append and queue offers: nothing to wait for
+
     def __init__(self, replay: int = 2000, subscriber_queue: int = 1000) -> None:
         self._replay = replay
         self._queue_size = subscriber_queue
@@ -78,10 +80,10 @@ class MemoryBus(Bus):
     async def publish(self, event: Event) -> Event:
         seq = self._seq.get(event.room, 0) + 1
         self._seq[event.room] = seq
-        event = event.with_seq(seq)
         # the window and the subscribers get the event without its raw payload: overlays never see
         # it, and 2,000 payloads per room were most of the heap (and of every full GC's work)
-        shown = event.without_raw()
+        shown = event.copied(seq, None)
+        event = shown if event.raw is None else event.copied(seq, event.raw)
         history = self._history.get(event.room)
         if history is None:
             history = self._history[event.room] = _Window(self._replay)

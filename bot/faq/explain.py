@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from bot.faq.combine import SAID
 from bot.faq.faqfile import FaqFile
 from bot.faq.matcher import FaqMatch
 
@@ -17,6 +18,32 @@ _KEY_RE = re.compile(r"key word (\S+) unexplained")
 _ASKS_RE = re.compile(r"asks (\S+), which the entry never states")
 _MARGIN_RE = re.compile(r"margin ([0-9.]+) <")
 _BELOW_RE = re.compile(r"below ([0-9.]+)")
+_COMBINED_RE = re.compile(r"combined words \+ sentence encoder: (\S+) p=([0-9.]+) \(need ([0-9.]+); ([^)]*)\)")
+_PART_RE = re.compile(r"(\w+) ([+-][0-9.]+)")
+
+
+def _combined(semantic: str) -> tuple[str, float, float, list[str], list[str]] | None:
+    """The combined decision's entry, probability, bar, and what spoke for and against it."""
+    got = _COMBINED_RE.search(semantic)
+    if got is None:
+        return None
+    parts = [(n, float(v)) for n, v in _PART_RE.findall(got.group(4)) if n in SAID]
+    pro = [SAID[n] for n, v in parts if v > 0]
+    con = [SAID[n] for n, v in parts if v < 0]
+    return got.group(1), float(got.group(2)), float(got.group(3)), pro, con
+
+
+def _combined_sentence(faq: FaqFile, semantic: str) -> str | None:
+    c = _combined(semantic)
+    if c is None:
+        return None
+    faq_id, p, need, pro, con = c
+    said = f"综合字面和句意，{_q(faq, faq_id)} 是对的把握 {p:.0%}（回答线 {need:.0%}）"
+    if pro:
+        said += "；支持：" + "、".join(pro)
+    if con:
+        said += "；反对：" + "、".join(con)
+    return said + ("，所以回答。" if p >= need else "，不够有把握，所以不回答。")
 
 
 def _q(faq: FaqFile, faq_id: str | None) -> str:
@@ -38,7 +65,10 @@ def explain(m: FaqMatch, faq: FaqFile) -> list[str]:
         out.append(f"会回答 {_q(faq, m.faq_id)}，得分 {m.score:.2f}。")
         if m.matched:
             out.append(f"对上的词：{_words(m.matched)}。")
-        if "answered" in m.semantic:
+        combined = _combined_sentence(faq, m.semantic)
+        if combined:
+            out.append(combined)
+        elif "answered" in m.semantic:
             out.append("字面上不够确定，句意模型也认为是这一条，所以回答。")
     else:
         if m.best_id:
@@ -67,7 +97,10 @@ def explain(m: FaqMatch, faq: FaqFile) -> list[str]:
                 out.append("没有问句语气，又只说到了条目的一小部分。")
             elif below:
                 out.append(f"得分低于回答线 {float(below.group(1)):.2f}。")
-        if m.semantic and "not sure" in m.semantic:
+        combined = _combined_sentence(faq, m.semantic)
+        if combined:
+            out.append(combined)
+        elif m.semantic and "not sure" in m.semantic:
             out.append("句意模型也不够确定。")
         if m.unmatched:
             out.append(f"没对上的词：{_words(m.unmatched)}。")

@@ -97,7 +97,11 @@ class QuestionGate:
         for w in self.problem:
             start = text.find(w)
             while start >= 0:
-                if self._negated(text, start) and (w in self.negatable or any(w.startswith(p) for p in self.negatable)):
+                # 没碎 is good news; so is a problem that stopped (终于不便秘了, 不漏了)
+                stopped = text.startswith("了", start + len(w)) and not w.startswith(self.negators)
+                if self._negated(text, start) and (
+                    stopped or w in self.negatable or any(w.startswith(p) for p in self.negatable)
+                ):
                     negated = negated or w
                 else:
                     found = found or w

@@ -4,7 +4,7 @@ Every entry is indexed as *phrases*: each part of its question, each example, ea
 bag of all its words (the answer's words count for less, a word many answers say counts little). A
 message and a phrase are compared word by word after normalization (``normalize.py``): a message
 word is *covered* by a phrase when the phrase has the same word (1.0), a homophone of it (0.85), a
-word of the same class (广州 ~ 北京, 0.75), the head of a compound (结业证书 ~ 证书, 0.7), or part of
+word of the same class (广州 ~ 北京, 0.75), or part of
 it (退 in 退货, a shared character pair of an unknown word: 0.5-0.8); a word the phrase lacks but the
 rest of its entry has (answer, other phrasings) gets a share of that credit.
 
@@ -44,6 +44,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bot.faq.combine import Candidate, Combiner, active_combiner, candidates
 from bot.faq.faqfile import FaqEntry
 from bot.faq.gate import KEYWORD, QUESTION, STATEMENT, GateResult, QuestionGate
 from bot.faq.normalize import FUNCTION_CHARS, Analysis, Analyzer, is_cjk, pinyin_key
@@ -79,7 +80,6 @@ DOC_CONTENT = 1.0  # ... when the content it explains weighs at least this
 DOC_KEY_WEIGHT = 1.0  # ... and the message's heaviest word, at least this heavy, is in it
 ANSWER_SPREAD = 2  # a word in more answers than this gets proportionally less credit from them
 PRICE_WORD = "多少钱"
-PRICE_MISS = 0.6  # score kept by an entry that names no money when the message asks a price
 FEE_CLASS = "费用"  # words that ask about money (加钱, 运费, 收费, 免费)
 PROBLEM_CLASS = "损坏"  # words that report something went wrong (破损, 发霉, 故障)
 REPORT_CLASSES = frozenset((PROBLEM_CLASS, "不适"))  # ... or that the body reacted badly (过敏, 腹泻)
@@ -91,7 +91,12 @@ KIND_WORDS = TIME_WORDS | {"谁", "多少", "几", "多重", "多大", "多高",
 KIND_ALIASES = {"几": "多少", "多高": "多大", "多宽": "多大", "多厚": "多大"}
 WHEN_WORD = "什么时候"
 ARRIVAL_WORD = "到货"
+ARRIVAL_CLASS = "抵达"  # 到货, 收到
 INTENT_BOOST = 1.2  # a money word in a question: what it asks, above the topic it names
+WHAT_WORD = "什么"
+MODIFIER_MARK = "的"
+WHICH_WORDS = frozenset((WHAT_WORD, "哪个"))
+ASKED_BOOST = 1.3  # the word a 什么 / 哪个 asks for (发什么快递: the courier, not the dispatch)
 REASON_WEIGHT = 0.5
 SLOT_WEIGHT = 0.5  # a slot word this heavy (not a bare 红 or 甜 in passing)
 SLOT_MISS = 0.75  # score kept by an entry that names another member of the slot's class, or none
@@ -101,7 +106,6 @@ KEY_MISS = 0.85  # score kept by an entry that does not explain the message's we
 # a message word the phrase lacks but its entry has elsewhere (answer, other phrasings) gets this
 # share of the entry's credit: 到北京要几天 is said by 多久到 plus an answer that names regions
 ENTRY_CREDIT = 0.6
-HEAD_CREDIT = 0.7  # credit for a word whose end is the phrase's word (结业证书 ~ 证书)
 UNKNOWN_WORD_FLOOR = 0.7
 ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
 ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
@@ -163,7 +167,6 @@ class _Feats:
     chars: tuple[str, ...]
     pinyin: str
     classes: frozenset[str]
-    head: bool  # may be credited for its last characters (a compound's head)
 
 
 @dataclass(slots=True)
@@ -258,6 +261,31 @@ def answer_kinds(answer: str) -> str:
     return " ".join(kinds)
 
 
+HOW_TO_FIX = "怎么办"
+NEGATION_UNITS = frozenset(("不", "没", "没有"))
+
+
+def _problem_predicate(units: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The problem a "…(了)怎么办" question asks about: its last word before 了怎么办, with a
+    negation in front of it (不 制冷); None for other questions or a predicate that is only grammar."""
+    if HOW_TO_FIX not in units:
+        return None
+    before = list(units[: units.index(HOW_TO_FIX)])
+    while before and before[-1] == "了":
+        before.pop()
+    if not before or before[-1] in QUESTION_WORDS or before[-1] in FUNCTION_WORDS or len(before[-1]) < 2:
+        return None
+    if len(before) >= 2 and before[-2] in NEGATION_UNITS:
+        return (before[-2], before[-1])
+    return (before[-1],)
+
+
+def _says(units: tuple[str, ...], seq: tuple[str, ...]) -> bool:
+    """Whether ``seq`` occurs in ``units`` as consecutive words."""
+    n = len(seq)
+    return any(units[i : i + n] == seq for i in range(len(units) - n + 1))
+
+
 def split_question(question: str) -> list[str]:
     parts = [p.strip() for p in re.split(r"[？?]+", question) if p.strip()]
     return parts if len(parts) > 1 else [question]
@@ -274,10 +302,15 @@ class FaqMatcher:
         *,
         chatter: Iterable[str] = (),
         semantic: SemanticIndex | None = None,
+        combiner: Combiner | bool | None = True,
     ) -> None:
         self.entries = tuple(entries)
         self.thresholds = thresholds or Thresholds()
         self.semantic = semantic
+        # how the two voices are weighed when the encoder is there (``combine.py``); True: the shipped
+        # weights if adopted (``active_combiner``), None/False: the older rule (``semantic.decide``)
+        self.combiner: Combiner | None = active_combiner() if combiner is True else (combiner or None)
+        self._entry_at = {e.id: i for i, e in enumerate(self.entries)}
         texts: list[str] = []
         for e in self.entries:
             texts += [e.question, *e.examples, *e.keywords, e.short, e.answer]
@@ -305,6 +338,21 @@ class FaqMatcher:
             for u in seen:
                 df[u] = df.get(u, 0) + 1
         self._df = df
+        # what this FAQ calls a problem: the predicate its own questions ask what to do about
+        # (开胶了怎么办 -> 开胶, 不制冷了怎么办 -> 不 制冷); a message ending on it reports it (鞋子开胶了)
+        self._faq_problems = frozenset(
+            p for items in analysed for _, _, a in items if (p := _problem_predicate(a.units)) is not None
+        )
+        # a grammar character that is all a phrase names besides its question word (跟多高？: the heel)
+        # is what that FAQ means by it, not grammar
+        self._content_chars = frozenset(
+            c
+            for items in analysed
+            for _, _, a in items
+            if len(rest := [u for u in a.units if u not in QUESTION_WORDS]) == 1
+            and len(c := rest[0]) == 1
+            and c in FUNCTION_CHARS
+        )
         # what the answers say: evidence for a question the examples did not foresee (新疆 in an
         # answer about postage); used for words the questions and examples never use
         answer_df: dict[str, int] = {}
@@ -368,7 +416,7 @@ class FaqMatcher:
             return w
         if unit in QUESTION_WORDS:
             w = 0.35
-        elif unit in FUNCTION_WORDS or (len(unit) == 1 and unit in FUNCTION_CHARS):
+        elif unit in FUNCTION_WORDS or (len(unit) == 1 and unit in FUNCTION_CHARS and unit not in self._content_chars):
             w = 0.1
         elif unit in GENERIC_WORDS:
             w = 0.25
@@ -477,8 +525,6 @@ class FaqMatcher:
                 # (链接 is not 连接)
                 pinyin=pinyin_key(unit) if cjk and len(unit) >= 2 and unit not in self._canonical else "",
                 classes=self.analyzer.vocab.classes.get(unit, frozenset()),
-                # a word the tables know means what they say (货到付款 is no kind of 付款)
-                head=cjk and len(unit) >= 3 and unit not in self._canonical,
             )
             if len(self._feat_cache) > 50_000:
                 self._feat_cache.clear()
@@ -487,7 +533,7 @@ class FaqMatcher:
 
     def _credit(self, unit: str, other: _Phrase) -> float:
         """How well ``other`` explains ``unit``: 1 (or its scale) for the word itself, 0.85 a
-        homophone, 0.75 a word of the same class, 0.5-0.8 shared characters or the compound's head."""
+        homophone, 0.75 a word of the same class, 0.5-0.8 shared characters."""
         scale = other.credit_scale.get(unit)
         if scale is not None:
             return scale
@@ -495,20 +541,15 @@ class FaqMatcher:
         best = 0.0
         if f.classes and not other.classes.keys().isdisjoint(f.classes):
             best = 0.75
-        if not f.cjk:
+        if not f.cjk or unit in QUESTION_WORDS:
+            # question words ask different things however many characters they share: 什么 is not
+            # 什么时候, 多少 is not 多少钱 (发什么快递 does not ask when it ships)
             return best
         if f.pinyin and f.pinyin in other.pinyin:
             best = 0.85
         if best < 0.8 and f.bigrams:
             best = max(best, 0.8 * len(f.bigrams & other.bigrams) / len(f.bigrams))
             best = max(best, 0.5 * sum(c in other.chars for c in f.chars) / len(f.chars))
-            if f.head:
-                for k in range(len(unit) - 1, 1, -1):
-                    # the head of a compound is its end: 结业证书 is a kind of 证书 (猫砂盆 is no 猫砂)
-                    head = other.credit_scale.get(unit[-k:])
-                    if head is not None and self.weight(unit[-k:]) > 0.3:
-                        best = max(best, HEAD_CREDIT * head)
-                        break
         elif len(unit) == 1 and unit in other.chars:
             best = max(best, 0.5)
         return best
@@ -561,6 +602,8 @@ class FaqMatcher:
             # a clause ending in 了 is news, unless the news is a problem the tables know by another
             # name (宝宝屁股红了 is a 尿布疹, 边上磕了 a 破损)
             problem = next((u for u in a.units if not REPORT_CLASSES.isdisjoint(self._unit_classes(u))), None)
+            if problem is None:
+                problem = next((" ".join(p) for p in self._faq_problems if _says(a.units, p)), None)
             if problem is not None:
                 gate = GateResult(QUESTION, problem)
         return a, gate
@@ -582,14 +625,90 @@ class FaqMatcher:
         if cached is not None:
             return cached
         result = self._match(text)
-        if self.semantic is not None and result.faq_id is None and result.question_like and result.reason != "chatter":
+        if self.semantic is not None and self._asks_encoder(result):
             if not second_opinion:
                 return result
-            result = self._second_opinion(text, result)
+            result = self._combined(text, result) if self.combiner else self._second_opinion(text, result)
         if len(self._cache) > 4096:  # viewers repeat themselves; a bounded memo is plenty
             self._cache.clear()
         self._cache[text] = result
         return result
+
+    def _asks_encoder(self, m: FaqMatch) -> bool:
+        if m.reason in ("chatter", "statement", "error"):
+            return False
+        if self.combiner is None:
+            return m.faq_id is None and m.question_like
+        return m.has_words and (m.faq_id is None or self.combiner.scope == "all")
+
+    def combined_candidates(self, text: str, m: FaqMatch) -> list[Candidate]:
+        """The candidate entries of a message with the features the combined decision weighs
+        (``combine.py``); ``m`` is the words' verdict. Empty without the encoder."""
+        if self.semantic is None:
+            return []
+        sims = self.semantic.similarities(text)
+        if sims is None:
+            return []
+        a, gate = self.analyze(text)
+        weights = self.message_weights(a, gate)
+        # the vetoes the words know for sure stay vetoes: only question words (多少钱, 怎么办) are near
+        # to nothing; a name no table knows (photoshop能看吗) the encoder cannot know either
+        if not any(w > 0.3 and u not in QUESTION_WORDS for u, w in weights.items()):
+            return []
+        if any(self._is_latin_name(u) for u in weights):
+            return []
+        unstated = {e.id: bool(self._unstated(weights, i)) for i, e in enumerate(self.entries)}
+        key = max(weights, key=lambda u: weights[u], default="")
+        key_credit = {e.id: self._credit(key, self.bags[i]) if key else 0.0 for i, e in enumerate(self.entries)}
+        found = candidates(
+            words=m.candidates,
+            words_best=m.best_id,
+            gate_keyword=m.gate == KEYWORD,
+            reason=m.reason,
+            sims=sims,
+            length=len(a.clean),
+            unstated=unstated,
+            key_weight=weights.get(key, 0.0),
+            key_credit=key_credit,
+        )
+        # and a price question is the one kind whose absence the answers show reliably (an amount of
+        # money): an entry that states none never answers it
+        if PRICE_WORD in weights:
+            found = [c for c in found if self._states(self._entry_at[c.faq_id], PRICE_WORD)]
+        return found
+
+    def _combined(self, text: str, m: FaqMatch) -> FaqMatch:
+        """The combined decision of the words and the encoder (``combine.py``) on one message."""
+        assert self.combiner is not None
+        try:
+            cands = self.combined_candidates(text, m)
+        except Exception:  # the encoder is an extra: a failure there costs an answer, never the room
+            log.exception("FAQ sentence encoder failed on %r", text[:80])
+            return m
+        best, p = self.combiner.decide(cands)
+        if best is None:
+            return m
+        top = ", ".join(f"{n} {v:+.1f}" for n, v in self.combiner.contributions(best.features)[:4])
+        said = f"combined words + sentence encoder: {best.faq_id} p={p:.2f} (need {self.combiner.threshold:.2f}; {top})"
+        if p < self.combiner.threshold:
+            if m.faq_id is None:
+                return dataclasses.replace(m, semantic=said + "; not sure enough to answer", why=f"{m.why}; {said}")
+            said += "; not sure enough: withdrawn"
+            return dataclasses.replace(
+                m, faq_id=None, entry=None, reason="combined", semantic=said, why=f"{m.why}; {said}"
+            )
+        entry = next(e for e in self.entries if e.id == best.faq_id)
+        score = dict(m.candidates).get(best.faq_id, m.score)
+        return dataclasses.replace(
+            m,
+            faq_id=best.faq_id,
+            entry=entry,
+            best_id=best.faq_id,
+            score=score,
+            reason="",
+            semantic=said + "; answered",
+            why=f"{m.why}; {said}; answered",
+        )
 
     def _chatter_key(self, text: str) -> str:
         return "".join(self.analyzer.analyze(text).units)
@@ -608,7 +727,8 @@ class FaqMatcher:
         except Exception:  # the encoder is an extra: a failure there costs an answer, never the room
             log.exception("FAQ sentence encoder failed on %r", text[:80])
             return m
-        faq_id, said = decide(opinion, m.best_id, dict(m.candidates))
+        tie = tuple(c for c, _ in m.candidates[:2]) if m.reason == "ambiguous" else ()
+        faq_id, said = decide(opinion, m.best_id, dict(m.candidates), tie)
         if faq_id is not None:
             index = next(i for i, e in enumerate(self.entries) if e.id == faq_id)
             # a price question is the one kind whose absence the answers show reliably (an amount of
@@ -656,10 +776,26 @@ class FaqMatcher:
             if w > 0.3 and (u in focus or (u == last and report)):
                 # what went wrong is what the message is about (快递压坏了: the damage, not the courier)
                 w *= PROBLEM_BOOST
-            elif report and last is not None and u != last and self.weight(last) >= 1.0:
-                # ... unless something weighty follows: then it is the condition (坏了保修吗)
+            elif (report or ARRIVAL_CLASS in self._unit_classes(u)) and (
+                last is not None and u != last and self.weight(last) >= 1.0
+            ):
+                # ... unless something weighty follows: then it is the condition (坏了保修吗), as an
+                # arrival is (到了多久能安装: the installing, not the delivery)
                 w *= CONDITION_WEIGHT
             q_units[u] = max(q_units.get(u, 0.0), w)
+        for i, u in enumerate(a.units[:-1]):
+            nxt = a.units[i + 1]
+            if (
+                nxt == MODIFIER_MARK
+                and u in q_units
+                and u not in QUESTION_WORDS
+                and any(self.weight(v) >= 1.0 and v not in QUESTION_WORDS for v in a.units[i + 2 :])
+            ):
+                # 真皮的能水洗吗: what the thing is (真皮的) is the condition, the washing is asked
+                q_units[u] *= CONDITION_WEIGHT
+            if u in WHICH_WORDS and nxt in q_units and nxt not in QUESTION_WORDS and q_units[nxt] > 0.3:
+                # 发什么快递, 鞋底什么材质, 哪个牌子: the thing after 什么 / 哪个 is what is asked for
+                q_units[nxt] *= ASKED_BOOST
         if not RETURN_ACTIONS.isdisjoint(q_units):
             for u in RETURN_REASONS.intersection(q_units):
                 # 买错了可以退吗 asks about returning; why is context
@@ -744,6 +880,9 @@ class FaqMatcher:
                 pi = self._entry_phrases[bi][0]
                 best[bi] = Ranked(0.0, bi, self.phrases[pi], 0.0, 0.0, 0.0, 0.0, [])
         asked = [u for u in q_units if u in ASKING_WORDS]
+        # 发什么快递 is answered by an answer that names a courier: the thing asked for stands for 什么
+        # (哪个 is not: 几号链接 asks which link of the show, not the one an answer names)
+        asked_for = [a.units[i + 1] for i, u in enumerate(a.units[:-1]) if u == WHAT_WORD]
         heaviest = max(q_units, key=lambda u: q_units[u])
         # entries one of whose phrasings says the heaviest word: the whole-text route is for messages
         # no phrasing explains (怎么联系客服 is for the entry that asks about 客服, not for one whose
@@ -765,7 +904,10 @@ class FaqMatcher:
                 # (几号链接 is not answered by an answer that mentions a 链接)
                 and q_units[heaviest] >= DOC_KEY_WEIGHT
                 and self._credit(heaviest, bag) >= 0.75
-                and all(self._states(r.entry, u) for u in asked)
+                and all(
+                    self._states(r.entry, u) or (u == WHAT_WORD and any(self._states(r.entry, v) for v in asked_for))
+                    for u in asked
+                )
                 and not (phrased - {r.entry})
             ):
                 # no phrasing fits, but the entry as a whole (its answer too) explains the message
@@ -775,13 +917,6 @@ class FaqMatcher:
             r.content = max(r.content, bag_content)
             if bag_cov > r.cov_q:
                 r.covered = bag_covered
-        fee = [u for u in q_units if u == PRICE_WORD or FEE_CLASS in self._unit_classes(u)]
-        if fee:
-            # 多少钱 / 要钱 / 运费 ask about money; an entry whose text names no amount of money and no
-            # fee does not answer it (多少钱一套 next to 一套有几本, 快递到新疆要钱吗 next to 发什么快递)
-            for e, r in best.items():
-                if not self._states(e, PRICE_WORD) and not any(self._states(e, u) for u in fee):
-                    r.score *= PRICE_MISS
         for u in KIND_WORDS.intersection(q_units):
             # 多久 / 什么时候 ask for a time, 多少 an amount; an entry that states none and never asks
             # one answers something else (能看多久: the validity, not the download entry)

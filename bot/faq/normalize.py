@@ -79,6 +79,8 @@ PERSONAL_RE = re.compile(
     + r"(?![粮砂条])"
     + r"|(?:你|自己)?(?:平时)?(?:用的|穿的|戴的|涂的|喝的|吃的|养的|开的|住的)"
     + r"|(?:你|自己|平时)+(?:用|穿|戴|涂|喝|吃|养|开)(?:什么|啥|哪)"
+    # what the anchor (or the anchor's home) uses, wears or eats: 主播穿多大码, 主播吃过吗, 主播家开的几匹
+    + r"|(?:家|自己|平时)*(?:用|穿|戴|涂|喝|吃|养|开|住)(?:过|的|了)?(?:吗|没|多大|多少|几|什么|啥|哪)"
     + r")"
 )
 _ANCHOR_HINT_RE = re.compile("主播|播播|主包|老板娘|美女|帅哥|小姐姐|小哥哥|你")
@@ -216,8 +218,14 @@ class _Jieba:
                 import jieba
 
                 jieba.setLogLevel(logging.WARNING)
-                cls._tok = jieba.Tokenizer()
-                cls._tok.initialize()
+                # the process-wide dictionary (the rules engine loads it too), and a table of our own
+                # over the same word strings and counts: a second jieba.Tokenizer().initialize()
+                # read the whole dictionary again (about 80 MB), this copy costs about 15 MB
+                jieba.initialize()
+                tok = jieba.Tokenizer()
+                tok.FREQ, tok.total = dict(jieba.dt.FREQ), jieba.dt.total
+                tok.initialized = True
+                cls._tok = tok
             for w in words:
                 if w not in cls._added and len(w) >= 2 and all(is_cjk(c) for c in w):
                     cls._tok.add_word(w)

@@ -13,7 +13,10 @@ calls a question, is answered when
 * the encoder's best entry is the word matcher's best entry, the words gave it at least
   ``AGREE_WORDS``, and it stands out by ``AGREE_Z``; or
 * the encoder is sure on its own (``SURE_Z`` and a lead of ``SURE_LEAD``) and the words gave that
-  entry at least ``SURE_WORDS`` (something in common, however little).
+  entry at least ``SURE_WORDS`` (something in common, however little); or
+* the words found two entries too close to choose (``ambiguous``) and the encoder's nearest is one of
+  the two, standing out by ``TIE_Z``: a tie-break between candidates the words already found good
+  enough, so it needs less certainty than an answer the words did not support.
 
 The figures were chosen on the tuned merchant sets (see docs/faq.md) and checked on a sealed one.
 
@@ -45,6 +48,7 @@ AGREE_Z = 3.0
 SURE_Z = 2.5
 SURE_LEAD = 0.06  # on the sum of the query-query and query-passage cosines
 SURE_WORDS = 0.1
+TIE_Z = 2.2
 MEMO = 4096
 ENV_SWITCH = "LIVEBOT_FAQ_SEMANTIC"
 
@@ -111,6 +115,21 @@ class Opinion:
     runner_up: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Similarities:
+    """One message's cosine similarity to each entry (in FAQ order): to its nearest question part or
+    example, to all of them on average, and to its question with its answer (as a passage)."""
+
+    ids: tuple[str, ...]
+    best_query: tuple[float, ...]
+    mean_query: tuple[float, ...]
+    passage: tuple[float, ...]
+
+    def combined(self) -> tuple[float, ...]:
+        """Nearest phrasing plus passage: the score the encoder ranks entries by."""
+        return tuple(q + p for q, p in zip(self.best_query, self.passage, strict=True))
+
+
 class SemanticIndex:
     """The encoder's view of one FAQ version."""
 
@@ -128,6 +147,38 @@ class SemanticIndex:
         self._queries = embed(texts, query=True)
         self._passages = embed([f"{e.question} {e.answer}" for e in entries], query=False)
         self._memo: OrderedDict[str, Opinion | None] = OrderedDict()
+        self._sims: OrderedDict[str, Similarities | None] = OrderedDict()
+
+    def similarities(self, text: str) -> Similarities | None:
+        """The message's similarity to every entry (None for an FAQ of one entry), memoized."""
+        got = self._sims.get(text)
+        if got is not None or text in self._sims:
+            return got
+        got = self._similarities(text)
+        self._sims[text] = got
+        if len(self._sims) > MEMO:
+            self._sims.popitem(last=False)
+        return got
+
+    def _similarities(self, text: str) -> Similarities | None:
+        import numpy as np
+
+        n = len(self.ids)
+        if n < 2:
+            return None
+        v = embed([text], query=True)[0]
+        cos = self._queries @ v
+        best_q = np.full(n, -1.0, dtype=np.float64)
+        np.maximum.at(best_q, self._owner, cos)
+        sum_q = np.zeros(n, dtype=np.float64)
+        np.add.at(sum_q, self._owner, cos)
+        count = np.maximum(np.bincount(self._owner, minlength=n), 1)
+        return Similarities(
+            tuple(self.ids),
+            tuple(float(x) for x in best_q),
+            tuple(float(x) for x in sum_q / count),
+            tuple(float(x) for x in self._passages @ v),
+        )
 
     def opinion(self, text: str) -> Opinion | None:
         """The entry the encoder finds nearest, and how sure it is (None for an FAQ of one entry)."""
@@ -143,24 +194,26 @@ class SemanticIndex:
     def _opinion(self, text: str) -> Opinion | None:
         import numpy as np
 
-        n = len(self.ids)
-        if n < 2:
+        sims = self.similarities(text)
+        if sims is None:
             return None
-        v = embed([text], query=True)[0]
-        best_q = np.full(n, -1.0, dtype=np.float64)
-        np.maximum.at(best_q, self._owner, self._queries @ v)
-        s = best_q + self._passages @ v
+        s = np.array(sims.combined())
         order = np.argsort(-s)
         top, second = int(order[0]), int(order[1])
         z = float((s[top] - s.mean()) / (s.std() + 1e-6))
         return Opinion(self.ids[top], round(z, 2), round(float(s[top] - s[second]), 4), self.ids[second])
 
 
-def decide(opinion: Opinion | None, best_id: str | None, words: dict[str, float]) -> tuple[str | None, str]:
-    """Whether the encoder's opinion answers a message the words abstained on: (faq id or None, why)."""
+def decide(
+    opinion: Opinion | None, best_id: str | None, words: dict[str, float], tie: tuple[str, ...] = ()
+) -> tuple[str | None, str]:
+    """Whether the encoder's opinion answers a message the words abstained on: (faq id or None, why).
+    ``tie``: the two entries the words could not choose between (empty unless that was the reason)."""
     if opinion is None:
         return None, ""
     said = f"sentence encoder: nearest {opinion.faq_id} (stands out z={opinion.z:.1f}, lead {opinion.lead:.2f})"
+    if opinion.faq_id in tie and opinion.z >= TIE_Z:
+        return opinion.faq_id, said + "; breaks the tie between the words' two nearest entries: answered"
     if opinion.faq_id == best_id and words.get(best_id, 0.0) >= AGREE_WORDS and opinion.z >= AGREE_Z:
         return best_id, said + "; agrees with the words: answered"
     if opinion.z >= SURE_Z and opinion.lead >= SURE_LEAD and words.get(opinion.faq_id, 0.0) >= SURE_WORDS:

@@ -48,6 +48,25 @@ UNANSWERED_KEEP = 200
 ENCODER_IN_FLIGHT = 1
 
 
+class CpuMeter:
+    """CPU seconds spent matching, process-wide, in whichever thread matched (the loop's budget
+    for FAQ work reads it: see ``bot.loop_budget.FAQ_BUDGET``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self.seconds += seconds
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+MATCH_CPU = CpuMeter()
+
+
 @dataclass(frozen=True, slots=True)
 class Unanswered:
     """A question the FAQ could not answer (for ops, to grow the FAQ)."""
@@ -137,6 +156,11 @@ class FaqStore:
         matcher.attach_semantic(index)
         log.info("FAQ %s: sentence encoder ready (%d entries)", self.path, len(matcher.entries))
 
+    @property
+    def semantic_loading(self) -> bool:
+        """True while the sentence encoder is still embedding this FAQ's entries (at start)."""
+        return self._semantic_thread is not None and self._semantic_thread.is_alive()
+
     def wait_semantic(self, timeout: float | None = None) -> None:
         """Block until the background embedding of the first version is done (no-op without it)."""
         if self._semantic_thread is not None:
@@ -152,11 +176,14 @@ class FaqStore:
     def match(self, text: str, *, second_opinion: bool = True) -> FaqMatch:
         """Match one viewer message against the current good version. Never raises on odd text."""
         text = text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else ""
+        started = time.thread_time()
         try:
             return self.matcher.match(text, second_opinion=second_opinion)
         except Exception:  # a bug must not kill a room loop; the message is simply not answered
             log.exception("FAQ matcher failed on %r", text[:80])
             return FaqMatch(None, 0.0, None, gate="keyword", reason="error", why="matcher error (logged)")
+        finally:
+            MATCH_CPU.add(time.thread_time() - started)
 
     async def match_async(self, text: str) -> FaqMatch:
         """``match``, in a worker thread when it may ask the sentence encoder (tens of milliseconds a new

@@ -86,6 +86,27 @@ class Vocabulary:
         return out
 
 
+def _compose(strings: dict[str, str]) -> None:
+    """A variant that contains another canonical word also stands for that word's variants:
+    保质期 = 能放多久 and 多久 = 几天 make 能放几天 read 保质期 too (the table is applied in one pass,
+    so the chain would otherwise depend on how the viewer happened to spell the inner word)."""
+    variants_of: dict[str, list[str]] = {}
+    for variant, canonical in strings.items():
+        if variant != canonical and len(variant) >= 2:
+            variants_of.setdefault(canonical, []).append(variant)
+    inner = [c for c in variants_of if len(c) >= 2]
+    added: dict[str, str] = {}
+    for variant, canonical in list(strings.items()):
+        if variant == canonical or len(variant) < 4:  # 放多久 alone is too loose to compose (放几天才能吃)
+            continue
+        for word in inner:
+            if word != canonical and word in variant and word != variant:
+                for other in variants_of[word]:
+                    added.setdefault(variant.replace(word, other), canonical)
+    for variant, canonical in added.items():
+        strings.setdefault(variant, canonical)
+
+
 def build_vocabulary(
     synonyms: Mapping[str, tuple[str, ...]] | None = None,
     classes: Mapping[str, tuple[str, ...]] | None = None,
@@ -128,6 +149,7 @@ def build_vocabulary(
                     tokens[variant] = canonical
                 if len(variant) >= 2 and (override or strings.get(variant, variant) == variant):
                     strings[variant] = canonical
+    _compose(strings)
     class_map: dict[str, set[str]] = {}
     for name_raw, members in cls.items():
         name = canon(name_raw)

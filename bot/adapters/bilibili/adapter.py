@@ -26,6 +26,7 @@ from bot.adapters.base import Backoff, ProtocolError, Redial, SendError, Websock
 from bot.adapters.bilibili.commands import CommandError, CommandParser
 from bot.adapters.bilibili.frames import DEFAULT_LIMITS, FrameError, Op, Packet, Proto, decode, encode, json_body
 from bot.adapters.bilibili.setup import RoomPlan, RoomSetup, SetupFailed
+from bot.audit import raw_json
 from bot.config import BilibiliSettings, RoomSettings
 from bot.events import Event, User
 
@@ -186,7 +187,7 @@ class BilibiliAdapter(WebsocketAdapter):
 
     def _commands(self, leaf: Packet) -> list[Event]:
         try:
-            return self._parser.parse(json_body(leaf))
+            return self._parser.parse(json_body(leaf), raw=raw_json(leaf.body))
         except (FrameError, CommandError) as exc:
             self._drop("a command", exc)
         except Exception as exc:  # a field we read wrong: this command is lost, the others are not
