@@ -36,7 +36,7 @@ MAX_FILES = 16
 _PREFIX = "rules-"
 _SUFFIX = ".marshal"
 # The modules whose code decides what the tables hold.
-_SOURCES = ("engine.py", "tables.py", "normalize.py", "phonetic.py", "variants.py", "cache.py")
+_SOURCES = ("engine.py", "tables.py", "normalize.py", "phonetic.py", "variants.py", "sound_macro.py", "cache.py")
 _LIBRARIES = ("opencc", "pypinyin", "jieba")
 
 

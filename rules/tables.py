@@ -20,6 +20,7 @@ import ahocorasick_rs
 from .model import SCOPES, Rule
 from .normalize import Normalizer, _is_cjk
 from .phonetic import SoundCoder
+from .sound_macro import expand_sound_macros
 from .variants import Speller
 
 SCOPE_BITS = {name: 1 << i for i, name in enumerate(SCOPES)}
@@ -259,7 +260,7 @@ def _expand_pattern(source: str, fold, speller: Speller) -> tuple[str, list[str]
         triggers.extend(ordered)
         return "(?:" + "|".join(map(re.escape, ordered)) + ")"
 
-    expanded = _MACRO.sub(expand, source)
+    expanded = _MACRO.sub(expand, expand_sound_macros(source))  # <~词>: homophones (sound_macro)
     if not triggers:
         raise ValueError("needs at least one <word> macro (it is what the fast pre-filter looks for)")
     re.compile(expanded)
