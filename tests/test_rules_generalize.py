@@ -5,7 +5,6 @@ and the blind batches under tests/data/rules_blind.
 Every sentence here is new: in neither the dev set, nor the blind batches, nor the pack comments.
 """
 
-from pathlib import Path
 
 import pytest
 
@@ -13,18 +12,7 @@ from rules import RuleEngine
 from rules.cli import SAMPLE_DIR
 from rules.evaluate import evaluate
 from rules.packs import load_packs
-
-ALARM = ("block", "warn")
-BLIND = Path(__file__).resolve().parent / "data" / "rules_blind"
-
-
-@pytest.fixture(scope="module")
-def engine() -> RuleEngine:
-    return RuleEngine.load()
-
-
-def alarms(engine: RuleEngine, text: str) -> list:
-    return [h for h in engine.scan(text) if h.severity in ALARM]
+from tests.rules_support import BLIND, alarms
 
 
 def only(engine: RuleEngine, text: str):  # type: ignore[no-untyped-def]

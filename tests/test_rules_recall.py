@@ -5,28 +5,13 @@ viewers, ordinary words with trigger characters, quoting a rule, and the round-3
 Every sentence here is new: in neither the dev set, nor the blind batches, nor the pack comments.
 """
 
-from pathlib import Path
 
 import pytest
 
 from rules import RuleEngine
 from rules.evaluate import _filler_span, evaluate, hit_accepted
 from rules.model import Hit
-
-ALARM = ("block", "warn")
-BLIND = Path(__file__).resolve().parent / "data" / "rules_blind"
-
-
-@pytest.fixture(scope="module")
-def engine() -> RuleEngine:
-    return RuleEngine.load()
-
-
-def alarms(engine: RuleEngine, text: str) -> list:
-    hits = [h for h in engine.scan(text) if h.severity in ALARM]
-    for hit in hits:
-        assert text[hit.start : hit.end] == hit.matched  # spans always index the original text
-    return hits
+from tests.rules_support import BLIND, alarms
 
 
 def rules_hit(engine: RuleEngine, text: str) -> set[str]:

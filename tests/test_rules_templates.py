@@ -5,28 +5,17 @@ caught, and the nearby innocent wording is left alone.
 """
 
 import re
-from pathlib import Path
 
 import pytest
 
 from rules import RuleEngine
 from rules.evaluate import evaluate
 from rules.sound_macro import expand_sound_macros, sound_class
-
-ALARM = ("block", "warn")
-BLIND = Path(__file__).resolve().parent / "data" / "rules_blind"
-
-
-@pytest.fixture(scope="module")
-def engine() -> RuleEngine:
-    return RuleEngine.load()
+from tests.rules_support import BLIND, alarms
 
 
 def alarm_rules(engine: RuleEngine, text: str) -> list[str]:
-    hits = [h for h in engine.scan(text) if h.severity in ALARM]
-    for h in hits:
-        assert text[h.start : h.end] == h.matched
-    return [h.rule for h in hits]
+    return [h.rule for h in alarms(engine, text)]
 
 
 # ------------------------------------------------------------------------------------ sound macros

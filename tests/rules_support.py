@@ -1,0 +1,21 @@
+"""What the rule-engine test modules share: the severities that alarm the anchor, where the blind
+batches live, and the hits that alarm. (The built-in engine itself is the session fixture ``engine``
+in conftest.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rules import RuleEngine
+from rules.model import Hit
+
+ALARM = ("block", "warn")
+BLIND = Path(__file__).resolve().parent / "data" / "rules_blind"
+
+
+def alarms(engine: RuleEngine, text: str) -> list[Hit]:
+    """The hits that alarm the anchor; every span must index the original text."""
+    hits = [h for h in engine.scan(text) if h.severity in ALARM]
+    for hit in hits:
+        assert text[hit.start : hit.end] == hit.matched
+    return hits
