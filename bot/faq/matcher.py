@@ -54,6 +54,11 @@ from bot.faq.vocab import Vocabulary, shipped_tables, words_table
 log = logging.getLogger(__name__)
 
 
+#: words whose weight and comparison features are memoized (each memo is cleared when full; results
+#: never depend on it)
+UNIT_CACHE = 20_000
+
+
 def _words(name: str) -> frozenset[str]:
     return frozenset(words_table()[name])
 
@@ -444,6 +449,9 @@ class FaqMatcher:
                     w = max(w, self._idf_weight(self._class_df[c]))
                 elif c in self._answer_class_df:
                     w = max(w, ANSWER_IDF * self._idf_weight(self._answer_class_df[c]))
+        if len(self._weight_cache) >= UNIT_CACHE:
+            # every viewer brings new words (names, order numbers): a memo, not a second dictionary
+            self._weight_cache.clear()
         self._weight_cache[unit] = w
         return w
 
@@ -526,7 +534,7 @@ class FaqMatcher:
                 pinyin=pinyin_key(unit) if cjk and len(unit) >= 2 and unit not in self._canonical else "",
                 classes=self.analyzer.vocab.classes.get(unit, frozenset()),
             )
-            if len(self._feat_cache) > 50_000:
+            if len(self._feat_cache) >= UNIT_CACHE:
                 self._feat_cache.clear()
             self._feat_cache[unit] = f
         return f
