@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rules import RuleEngine
+from rules.evaluate import EvalResult, evaluate
 from rules.model import Hit
 
 ALARM = ("block", "warn")
@@ -19,3 +20,11 @@ def alarms(engine: RuleEngine, text: str) -> list[Hit]:
     for hit in hits:
         assert text[hit.start : hit.end] == hit.matched
     return hits
+
+
+def holds_floor(engine: RuleEngine, batch: str, recall: float, false_alarms: float) -> EvalResult:
+    """Score a blind batch and fail, naming the sentences, if it fell under its floor."""
+    result = evaluate(engine, BLIND / batch)
+    assert result.recall >= recall, [m[0] for m in result.misses]
+    assert result.false_alarm_rate <= false_alarms, [a[0] for a in result.alarms]
+    return result

@@ -9,9 +9,9 @@ Every sentence here is new: in neither the dev set, nor the blind batches, nor t
 import pytest
 
 from rules import RuleEngine
-from rules.evaluate import _filler_span, evaluate, hit_accepted
+from rules.evaluate import _filler_span, hit_accepted
 from rules.model import Hit
-from tests.rules_support import BLIND, alarms
+from tests.rules_support import alarms, holds_floor
 
 
 def rules_hit(engine: RuleEngine, text: str) -> set[str]:
@@ -193,9 +193,7 @@ def test_a_hit_names_the_expected_claim_with_a_prefix_before_it():
     [("r3_cosmetics_clothing", 0.95, 0.03), ("r3_trades", 0.95, 0.03)],
 )
 def test_round3_tuned_batches(engine, batch, recall, false_alarms):
-    result = evaluate(engine, BLIND / batch)
-    assert result.recall >= recall, [m[0] for m in result.misses]
-    assert result.false_alarm_rate <= false_alarms, [a[0] for a in result.alarms]
+    holds_floor(engine, batch, recall, false_alarms)
 
 
 def test_a_named_illness_after_the_verb_is_reported_whole(engine):
@@ -211,6 +209,4 @@ def test_a_named_illness_after_the_verb_is_reported_whole(engine):
     [("r3_sealed_mixed", 0.95, 0.03), ("r3_late_heldout", 0.95, 0.03)],
 )
 def test_round3_batches_after_their_blind_run(engine, batch, recall, false_alarms):
-    result = evaluate(engine, BLIND / batch)
-    assert result.recall >= recall, [m[0] for m in result.misses]
-    assert result.false_alarm_rate <= false_alarms, [a[0] for a in result.alarms]
+    holds_floor(engine, batch, recall, false_alarms)
