@@ -38,6 +38,7 @@ from bot.bus.base import Bus
 from bot.events import AnchorSpeech, ChatMessage, Event, FaqReply, Warning
 from bot.faq.store import MATCH_CPU
 from bot.loop_budget import FAQ_BUDGET
+from bot.tasks import cancel_and_wait
 from rules import Hit, RuleEngine, SpeechStream
 
 log = logging.getLogger(__name__)
@@ -269,8 +270,6 @@ class RoomPipeline:
         if self._answerer is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.drain(), timeout=5.0)
-            self._answerer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._answerer
+            await cancel_and_wait(self._answerer)
         if self.responder is not None:
             await self.responder.close()

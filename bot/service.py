@@ -42,6 +42,7 @@ from bot.faq.store import MATCH_CPU
 from bot.loop_budget import FAQ_BUDGET, RECEIVE_BUDGET, VIEWER_BUDGET, LoopLag
 from bot.room import RoomPipeline
 from bot.supervise import AdapterSupervisor
+from bot.tasks import cancel_and_wait
 from rules import RuleEngine
 
 log = logging.getLogger(__name__)
@@ -417,10 +418,7 @@ class RoomRunner:
         # what was already accepted still goes through the pipeline and into the audit log
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout=5.0)
-        self._tasks[0].cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(*self._tasks)
         # whatever the consumer could not reach in time is still audited
         while self._anchor:
             _n, event, done = self._anchor.popleft()
@@ -588,9 +586,7 @@ class Service:
     async def stop(self) -> None:
         LOOP_LAG.stop()
         if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+            await cancel_and_wait(self._watcher)
         await asyncio.gather(*(r.stop() for r in self.runners.values()), return_exceptions=True)
         if self.http is not None:
             await self.http.close()

@@ -75,7 +75,9 @@ async def test_replay_window_is_bounded_and_gap_reported(redis_server: RedisServ
         assert 10 <= length < 400
         reader = RedisBus(redis_server.url, replay=10, watch_rooms=["a"])
         await reader.start()
-        await asyncio.sleep(0.2)  # the seq watcher learns the room's window
+        async with asyncio.timeout(30):  # the seq watcher learns the room's window (a loaded machine may be slow)
+            while "a" not in reader._oldest:  # noqa: ASYNC110 - polled: the watcher has no event to wait on
+                await asyncio.sleep(0.02)
         sub = reader.subscribe("a", after_seq=3)
         assert sub.gap
         got = await take(sub, length)

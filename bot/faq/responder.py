@@ -44,6 +44,7 @@ from bot.faq.faqfile import FaqEntry
 from bot.faq.matcher import FaqMatch
 from bot.faq.state import ReplyState
 from bot.faq.store import FaqStore
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -292,9 +293,7 @@ class FaqResponder:
         """Stop the timer and flush pending replies the room rate still allows; drop the rest."""
         self._closed = True
         if self._timer is not None:
-            self._timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer
+            await cancel_and_wait(self._timer)
             self._timer = None
         now = self.clock()
         for faq_id, group in sorted(self._pending.items(), key=lambda kv: kv[1].due):

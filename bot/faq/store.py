@@ -36,6 +36,7 @@ from bot.faq.faqfile import FaqEntry, FaqFile, FaqFileError, load_faq, parse_faq
 from bot.faq.matcher import FaqMatch, FaqMatcher, Thresholds, split_question
 from bot.faq.semantic import SemanticIndex, disabled_reason
 from bot.faq.vocab import build_vocabulary
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -275,9 +276,7 @@ class FaqStore:
         try:
             yield self
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     # --- editing (admin page) -------------------------------------------------------------------
 
