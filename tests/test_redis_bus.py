@@ -144,7 +144,9 @@ async def test_slow_subscriber_dropped_producer_never_blocks(
             await asyncio.sleep(3600)  # a page that stopped reading
 
     tasks = [asyncio.create_task(consume_fast()), asyncio.create_task(consume_slow())]
-    await asyncio.sleep(0.2)  # both follow the live tail
+    async with asyncio.timeout(30):  # both follow the live tail (a loaded machine may be slow)
+        while not (fast.attached and slow.attached):  # noqa: ASYNC110 - polled: no event to wait on
+            await asyncio.sleep(0.02)
     with caplog.at_level(logging.WARNING):
         for i in range(200):
             await writer.publish(chat("a", i))  # never waits for a reader
