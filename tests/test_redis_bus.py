@@ -364,3 +364,32 @@ async def test_numbering_restarted_everywhere_makes_pages_start_over(tmp_path: P
     finally:
         await reader.close()
         server.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_unit_that_landed_while_its_room_stopped_still_runs_its_steps(
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    # the room is stopped (what waits is dropped) while its last append's reply is on the way: the
+    # append was applied, with its ingest position, so no one handles that input again and its
+    # audit lines must still be written
+    bus = RedisBus(redis_server.url, replay=100)
+    await bus.start()
+    try:
+        writer = await bus.open_writer("a")
+        applied = bus._append
+
+        async def append_then_stop(*, keys: list[str], args: list[object]) -> object:
+            result = await applied(keys=keys, args=args)
+            writer._drop(list(writer.pending), "the room stopped meanwhile")
+            return result
+
+        bus._append = append_then_stop  # type: ignore[assignment]
+        audited: list[str] = []
+        async with writer.unit(commit="1-0") as unit:
+            await writer.publish(chat("a", 1))
+            unit.after_commit.append(lambda: audited.append("m1"))
+        assert audited == ["m1"]
+        assert await bus.link.client.xlen(bus.keys.events("a")) == 1
+    finally:
+        await bus.close()

@@ -322,14 +322,31 @@ class RoomWriter:
             if self.on_fenced is None or not await self.on_fenced(self.room):
                 break
         self.lost = True
+        # An earlier attempt may have been applied with its reply lost (Redis restarting): those
+        # batches are on the stream and their ingest position is stored, so no other worker will
+        # handle their input again. Their deferred steps (the audit lines of a unit) must run here.
+        landed = await self._landed_prefix()
+        if landed:
+            self._done(landed)
         log.error(
-            "room %s: lease lost (held by %s); dropping %d unpublished event(s) (they are in the audit log)",
+            "room %s: lease lost (held by %s); dropping %d unpublished event(s) (they are in the audit log,"
+            " or their input is handled again by the room's next owner)",
             self.room,
             owner or "nobody",
             self.pending_events,
         )
         self._drop(list(self.pending), "lease lost")
         self._space.set()
+
+    async def _landed_prefix(self) -> list[_Batch]:
+        """The waiting batches, oldest first, that are already on the stream (as far as Redis says)."""
+        landed: list[_Batch] = []
+        with contextlib.suppress(*OUTAGE_ERRORS):
+            for batch in self.pending:
+                if not await self._already_there([batch]):
+                    break
+                landed.append(batch)
+        return landed
 
     async def _already_there(self, group: list[_Batch]) -> bool:
         """After a lost reply, a retry finds its own entries: that is success, not a conflict."""
@@ -348,8 +365,14 @@ class RoomWriter:
 
     def _done(self, group: list[_Batch]) -> None:
         for batch in group:
-            self.pending.popleft()
-            self.pending_events -= len(batch.events)
+            if batch.state == "done":
+                continue  # its steps ran already
+            if self.pending and self.pending[0] is batch:
+                self.pending.popleft()
+                self.pending_events -= len(batch.events)
+            # else the room stopped (and dropped what waited) while this batch's reply was on the
+            # way: it is on the stream all the same, with its ingest position, so its deferred steps
+            # (a unit's audit lines) must still run; nobody will handle its input again
             self.published += len(batch.events)
             batch.state = "done"
             for callback in batch.after_commit:
