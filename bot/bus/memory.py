@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
@@ -57,14 +56,12 @@ class _Window:
         return self.all[0].seq if self.all else None
 
     def after(self, seq: int) -> list[Event]:
-        """Every event kept with a seq above ``seq``, oldest first, each once."""
-        merged: list[Event] = []
-        for event in heapq.merge(
-            (e for e in self.all if e.seq > seq), (e for e in self.kept if e.seq > seq), key=lambda e: e.seq
-        ):
-            if not merged or merged[-1].seq != event.seq:
-                merged.append(event)
-        return merged
+        """Every event kept with a seq above ``seq``, oldest first, each once: the kept events the
+        whole window has already lost, then the whole window."""
+        oldest = self.oldest()
+        if oldest is None:
+            return []
+        return [e for e in self.kept if seq < e.seq < oldest] + [e for e in self.all if e.seq > seq]
 
 
 class MemoryBus(Bus):

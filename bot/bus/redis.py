@@ -468,20 +468,19 @@ class RedisSubscription(QueuedSubscription):
                     self.pos, self.gap = 0, True
             # replay what is on the stream, page by page, with what the kept stream still holds
             # of what MAXLEN trimmed away from it (warnings under a chat flood)
-            kept = deque(await self._kept(self.pos)) if self._from_start else deque()
+            # (read first: both are written in one step, so the stream holds all the kept one does)
+            kept = await self._kept(self.pos) if self._from_start else []
+            page = await self._page(self.pos)
+            head = page[0].seq if page else None
+            for early in kept:
+                if head is None or early.seq < head:
+                    yield self._replayed(early)
             while True:
-                page = await self._page(self.pos)
                 for event in page:
-                    while kept and kept[0].seq <= event.seq:
-                        early = kept.popleft()
-                        if early.seq < event.seq:
-                            yield self._replayed(early)
                     yield self._replayed(event)
                 if len(page) < REPLAY_PAGE:
                     break
-            for early in kept:
-                if early.seq > self.pos:
-                    yield self._replayed(early)
+                page = await self._page(self.pos)
             # then live, through the node's shared tail
             self._bus._attach(self)
         while True:
