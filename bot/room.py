@@ -13,10 +13,12 @@ platform's send API, and a warning for the anchor must never wait behind a chat 
 
 FAQ matching is the first work shed under overload (counted in ``counters["shed_faq"]``, reported
 through ``on_shed``): viewer chat is then published and audited but not matched, either because the
-room's runner set ``shed_faq`` (its viewer lane backs up) or because ``FAQ_QUEUE`` questions already
-wait for the answerer. Anchor text is never shed. The answerer takes each question within the
-process's FAQ budget of the loop round (``bot.loop_budget``): matching costs about a
-millisecond, and a backlog of questions must never hold a warning.
+room's runner set ``shed_faq`` (its viewer lane backs up), because ``FAQ_QUEUE`` questions already
+wait for the answerer, or because the line is beyond what the room's replies can use (the
+responder's ``admits``: a match allowance per room, see ``bot.faq.demand``). Anchor text is never
+shed. The answerer takes each question within the process's FAQ budget of the loop round
+(``bot.loop_budget``): matching costs about a millisecond, and a backlog of questions must never
+hold a warning.
 
 A warning carries a bounded context window of the utterance, not the whole of it, and one segment
 raises at most ``MAX_WARNINGS_PER_SEGMENT`` warnings: further hits of a rule already warned about
@@ -136,8 +138,15 @@ class RoomPipeline:
             elif self.responder is not None and event.text:
                 if self.shed_faq or self._questions.qsize() >= FAQ_QUEUE:
                     self._shed("faq")
+                elif not self._admits(event):
+                    # beyond what the room's replies can use (``bot.faq.demand``): counted the same way
+                    self._shed("faq")
                 else:
                     self._ask(event)
+
+    def _admits(self, msg: ChatMessage) -> bool:
+        admits = getattr(self.responder, "admits", None)
+        return admits is None or bool(admits(msg))
 
     def _shed(self, kind: str) -> None:
         self.counters[f"shed_{kind}"] = self.counters.get(f"shed_{kind}", 0) + 1

@@ -530,3 +530,87 @@ def test_a_pre_encoded_raw_payload_is_written_as_it_was(tmp_path: Path) -> None:
     lines = audit_lines(tmp_path)
     assert lines[0]["raw"] == raw
     assert lines[1]["raw"] == {"lone": "\ud800"}
+
+
+# --- FAQ matching sized to what a room's replies can use ------------------------------------------
+
+
+def test_a_rooms_match_allowance_holds_a_burst_and_refills_per_send_slot() -> None:
+    from bot.faq.demand import BURST, MATCHES_PER_SLOT, MIN_PER_SECOND, MatchAllowance
+
+    now = [0.0]
+    allowance = MatchAllowance.for_reply(room_rate=1, room_window=3.0, clock=lambda: now[0])
+    assert allowance.per_second == pytest.approx(MATCHES_PER_SLOT / 3.0)
+    assert [allowance.take() for _ in range(int(BURST) + 2)] == [True] * int(BURST) + [False, False]
+    assert (allowance.taken, allowance.refused) == (BURST, 2)
+    now[0] += 1.0 / allowance.per_second  # one match more per slot's share of time
+    assert allowance.take() and not allowance.take()
+    now[0] += 3600.0  # a quiet hour saves up no more than a burst
+    assert sum(allowance.take() for _ in range(100)) == BURST
+    # a room that cannot send still has a few lines matched (cards, the ops page's unanswered list)
+    assert MatchAllowance.for_reply(room_rate=0, room_window=3.0).per_second == MIN_PER_SECOND
+
+
+@pytest.mark.asyncio
+async def test_a_flooded_room_matches_its_allowance_and_sheds_counts_and_audits_the_rest(tmp_path: Path) -> None:
+    from bot.config import ReplySettings
+    from bot.faq import FaqResponder, FaqStore
+    from bot.faq.demand import BURST
+    from bot.faq.faqfile import load_faq
+    from bot.faq.store import build_matcher
+    from tests.support import DEMO_FAQ
+
+    runner, _bus, audit, _ = make_runner(tmp_path)
+    faq = load_faq(DEMO_FAQ)
+    store = FaqStore(DEMO_FAQ, faq, build_matcher(faq, semantic=False))
+    responder = FaqResponder(
+        room="r",
+        platform="bilibili",
+        store=store,
+        reply=ReplySettings(),
+        emit=runner.pipeline.emit,
+        send=None,
+        clock=lambda: 0.0,  # time stands still: the allowance never refills
+    )
+    runner.pipeline.responder = responder
+    texts = [f"第{i}个问题 怎么退货" for i in range(30)]
+    runner.start()
+    try:
+        for i, text in enumerate(texts):
+            runner.submit(ChatMessage(room="r", platform="bilibili", user=User(id=str(i), name=f"v{i}"), text=text))
+            await wait_until(lambda: runner.queued == 0)
+            await runner.pipeline.drain()
+        assert runner.shed["faq"] == 30 - BURST  # counted as shed FAQ work, the first step of the order
+        assert responder.allowance.taken == BURST
+        # a line whose verdict is memoized costs nothing: matched however flooded the room is
+        runner.submit(ChatMessage(room="r", platform="bilibili", user=User(id="99", name="v99"), text=texts[0]))
+        await wait_until(lambda: runner.queued == 0)
+        await runner.pipeline.drain()
+        assert runner.shed["faq"] == 30 - BURST
+    finally:
+        await runner.stop()
+        audit.close()
+    lines = audit_lines(tmp_path)
+    assert sorted(x["text"] for x in lines if x["type"] == "chat") == sorted([*texts, texts[0]])
+    asked = [x["text"] for x in lines if x["type"] == "faq_reply"]
+    assert set(asked) <= set(texts[: int(BURST)]), "only the allowance's lines were matched"
+    assert asked.count(texts[0]) == 2, "the memoized repeat was answered too"
+
+
+@pytest.mark.asyncio
+async def test_viewer_questions_ask_the_encoder_only_within_its_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.faq import store as store_module
+
+    calls: list[bool] = []
+
+    class Spent:
+        def available(self) -> bool:
+            calls.append(True)
+            return False
+
+    faq = store_module.load_faq(ROOT / "bot" / "demo" / "faq.toml")
+    faq_store = store_module.FaqStore("faq.toml", faq, store_module.build_matcher(faq, semantic=False))
+    faq_store.matcher.semantic = object()  # type: ignore[assignment]  # as if the encoder were attached
+    monkeypatch.setattr(store_module, "ENCODER_BUDGET", Spent())
+    m = await faq_store.match_async("这个能放多久啊", rationed=True)
+    assert calls and faq_store.semantic_skipped == 1 and m.semantic == ""

@@ -40,10 +40,11 @@ from dataclasses import dataclass, field
 from bot.adapters.base import SendError
 from bot.config import ReplySettings
 from bot.events import ChatMessage, Event, FaqReply, User
+from bot.faq.demand import MatchAllowance
 from bot.faq.faqfile import FaqEntry
 from bot.faq.matcher import FaqMatch
 from bot.faq.state import ReplyState
-from bot.faq.store import FaqStore
+from bot.faq.store import MAX_MESSAGE_CHARS, FaqStore
 from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,8 @@ class FaqResponder:
         self._wake = asyncio.Event()
         self._timer: asyncio.Task[None] | None = None
         self._closed = False
+        #: how many viewer lines this room may still have matched (``bot.faq.demand``)
+        self.allowance = MatchAllowance.for_reply(reply.room_rate, reply.room_window, clock=clock)
 
     @property
     def _blocked_until(self) -> float:
@@ -197,6 +200,19 @@ class FaqResponder:
 
     # --- entry points ---------------------------------------------------------------------------
 
+    def admits(self, msg: ChatMessage) -> bool:
+        """Whether this viewer line is to be matched (the pipeline sheds and counts the others).
+
+        Lines decided without matching (ours, the anchor's, emoticons, empty ones) and lines whose
+        verdict is memoized cost nothing and always pass; any other line spends one match of the
+        room's allowance: a flooded room has the sample matched that its reply policy can use."""
+        text = msg.text
+        if not isinstance(text, str) or not text.strip() or self._ignored(msg):
+            return True
+        if self.store.matcher.cached(text[:MAX_MESSAGE_CHARS]):
+            return True
+        return self.allowance.take()
+
     async def handle(self, msg: ChatMessage) -> None:
         """Decide on one viewer chat line. Never raises (a room loop must not die on a message)."""
         if self._closed:
@@ -214,7 +230,7 @@ class FaqResponder:
             if ignored:
                 log.debug("room %s: not answering %s message", self.room, ignored)
             return
-        m = await self.store.match_async(msg.text)
+        m = await self.store.match_async(msg.text, rationed=True)
         if not m.answered or m.entry is None:
             if m.question_like:
                 self.store.record_unanswered(self.room, msg.user.name if msg.user else "", msg.text, m)

@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.faq.demand import CpuShare
 from bot.faq.faqfile import FaqEntry, FaqFile, FaqFileError, load_faq, parse_faq
 from bot.faq.matcher import FaqMatch, FaqMatcher, Thresholds, split_question
 from bot.faq.semantic import SemanticIndex, disabled_reason
@@ -47,6 +48,12 @@ UNANSWERED_KEEP = 200
 # starve the event loop, the anchor's warnings included. While one runs, other new questions are
 # matched on words alone (counted in ``semantic_skipped``), exactly as without the extra.
 ENCODER_IN_FLIGHT = 1
+#: and all of them together take at most this share of one core over each ``ENCODER_WINDOW`` seconds
+#: (CPU time of the matches that asked it): under a flood of questions a 28 ms second opinion each
+#: took most of the FAQ's CPU. Past it, new questions are matched on words alone, counted in
+#: ``semantic_skipped`` like those that came while the encoder was busy.
+ENCODER_SHARE = 0.02
+ENCODER_WINDOW = 10.0
 
 
 class CpuMeter:
@@ -66,6 +73,9 @@ class CpuMeter:
 
 
 MATCH_CPU = CpuMeter()
+#: the part of it spent in matches that may ask the sentence encoder (in its worker thread)
+ENCODER_CPU = CpuMeter()
+ENCODER_BUDGET = CpuShare(ENCODER_CPU, ENCODER_SHARE, ENCODER_WINDOW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,20 +196,29 @@ class FaqStore:
         finally:
             MATCH_CPU.add(time.thread_time() - started)
 
-    async def match_async(self, text: str) -> FaqMatch:
+    async def match_async(self, text: str, *, rationed: bool = False) -> FaqMatch:
         """``match``, in a worker thread when it may ask the sentence encoder (tens of milliseconds a new
-        message on a busy PC: too long for the event loop); memoized messages are answered inline."""
+        message on a busy PC: too long for the event loop); memoized messages are answered inline.
+        ``rationed`` (viewer chat): the encoder is asked only while the process's encoder share
+        (``ENCODER_SHARE``) has CPU left; ops pages trying a text always get its opinion."""
         matcher = self.matcher
         if matcher.semantic is None or matcher.cached(text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else ""):
             return self.match(text)
-        if _encoder.in_flight >= ENCODER_IN_FLIGHT:
+        if _encoder.in_flight >= ENCODER_IN_FLIGHT or (rationed and not ENCODER_BUDGET.available()):
             self.semantic_skipped += 1
             return self.match(text, second_opinion=False)
         _encoder.in_flight += 1  # only the event loop's thread counts, so no lock is needed
         try:
-            return await asyncio.to_thread(self.match, text)
+            return await asyncio.to_thread(self._match_metered, text)
         finally:
             _encoder.in_flight -= 1
+
+    def _match_metered(self, text: str) -> FaqMatch:
+        started = time.thread_time()
+        try:
+            return self.match(text)
+        finally:
+            ENCODER_CPU.add(time.thread_time() - started)
 
     def record_unanswered(self, room: str, user: str, text: str, m: FaqMatch) -> None:
         self.unanswered.appendleft(
