@@ -264,3 +264,104 @@ def test_fuzz_protobuf_reader_only_raises_pb_error(data: bytes) -> None:
                         pass
     except pb.PbError:
         pass
+
+
+# --- the typed fast path of the usual danmaku gives the general path's events ---------------------
+
+_JSON_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+)
+_JSON = st.recursive(
+    _JSON_LEAVES,
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=4), kids, max_size=3),
+    max_leaves=8,
+)
+
+
+def _general(body: bytes, raw: object) -> list[dict[str, object]] | str:
+    from bot.adapters.bilibili.frames import FrameError, Packet, json_body
+
+    try:
+        events = CommandParser("r", anchor_uid="7", bot_uid="8").parse(json_body(Packet(0, 5, 1, body)), raw=raw)
+    except (FrameError, CommandError) as exc:
+        return type(exc).__name__
+    return [{k: v for k, v in e.to_dict().items() if k != "ts"} for e in events]
+
+
+def _typed(body: bytes, raw: object) -> list[dict[str, object]] | None:
+    events = CommandParser("r", anchor_uid="7", bot_uid="8").danmu_bytes(body, raw)
+    return None if events is None else [{k: v for k, v in e.to_dict().items() if k != "ts"} for e in events]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    where=st.sampled_from(
+        [(1,), (2,), (2, 0), (2, 1), (2, 2), (3,), (3, 0), (3, 1), (4,), (4, 0), (7,), (0, 4), (0, 12), (0, 15),
+         (0, 15, "extra"), (0,), ()]
+    ),
+    value=_JSON,
+    reply=st.sampled_from(["", "小明", 5]),
+    uid=st.sampled_from([7, 8, 100, 0]),
+    emoticon=st.booleans(),
+    medal=st.sampled_from([None, (3, "粉丝团")]),
+)  # fmt: skip
+def test_the_typed_danmaku_path_gives_the_general_paths_events(
+    where: tuple[object, ...], value: object, reply: object, uid: int, emoticon: bool, medal: tuple[int, str] | None
+) -> None:
+    import json
+
+    import orjson
+
+    payload = danmu(uid, "观众", "有货吗？", reply_uname="x", emoticon=emoticon, medal=medal)
+    extra = orjson.loads(payload["info"][0][15]["extra"])
+    extra["reply_uname"] = reply
+    payload["info"][0][15]["extra"] = orjson.dumps(extra).decode()
+    if where:
+        node = payload["info"]
+        for key in where[:-1]:
+            node = node[key]
+        if isinstance(node, list) and len(node) <= where[-1]:  # type: ignore[operator]
+            node.append(value)  # an empty medal list, say: the value goes where there is room
+        else:
+            node[where[-1]] = value
+    else:
+        payload["info"] = value
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()  # big integers too
+    typed = _typed(body, object())
+    if typed is not None:
+        assert typed == _general(body, object())
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda b: b.replace("有货吗".encode(), b"\xff\xfe"),  # not UTF-8: the general path drops it
+        lambda b: b.replace("有货吗".encode(), b"\\ud800"),  # a lone surrogate escape
+        lambda b: b.replace(b'"a53e47f1"', b"NaN"),
+        lambda b: b.replace(b'"a53e47f1"', b"1e999"),
+        lambda b: b.replace(b'"a53e47f1"', b"123456789012345678901234567890"),
+        lambda b: b.replace(b'{"cmd":"DANMU_MSG:4:0:2:2:2:0",', b'{"cmd":"DANMU_MSG","cmd":"SEND_GIFT",'),
+        lambda b: b.replace(b'{"cmd":"DANMU_MSG:4:0:2:2:2:0",', b'{"cmd":"SEND_GIFT","cmd":"DANMU_MSG",'),
+        lambda b: b[:-1] + b',"info":[]}',
+        lambda b: b + b"x",
+        lambda b: b.replace(b'"a53e47f1"', b"[" * 3000 + b"]" * 3000),
+        lambda b: b.replace(b'\\"id_str\\"', b'\\"id\\\\u005fstr\\"'),
+        lambda b: b.replace(b'\\"reply_uname\\": \\"x\\"', b'\\"reply_uname\\": \\"\\\\ud800\\"'),
+        lambda b: b.replace(b'\\"send_from_me\\"', b'\\"reply_uname\\": 12, \\"send_from_me\\"'),
+        lambda b: b,
+    ],
+)
+def test_the_typed_danmaku_path_agrees_on_odd_bytes(mangle: object) -> None:
+    import json
+
+    body = json.dumps(danmu(9, "观众", "有货吗", reply_uname="x"), ensure_ascii=False, separators=(",", ":")).encode()
+    odd = mangle(body)  # type: ignore[operator]
+    typed = _typed(odd, object())
+    if typed is not None:
+        assert typed == _general(odd, object())
+    if odd == body:
+        assert typed is not None and typed == _general(odd, object())

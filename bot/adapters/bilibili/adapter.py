@@ -187,7 +187,9 @@ class BilibiliAdapter(WebsocketAdapter):
 
     def _commands(self, leaf: Packet) -> list[Event]:
         try:
-            return self._parser.parse(json_body(leaf), raw=raw_json(leaf.body))
+            raw = raw_json(leaf.body)
+            events = self._parser.danmu_bytes(leaf.body, raw)  # the usual danmaku, decoded typed
+            return events if events is not None else self._parser.parse(json_body(leaf), raw=raw)
         except (FrameError, CommandError) as exc:
             self._drop("a command", exc)
         except Exception as exc:  # a field we read wrong: this command is lost, the others are not

@@ -16,6 +16,11 @@ from typing import Any
 
 import orjson
 
+try:  # typed decoding of the usual danmaku: only the fields an event needs become Python objects
+    import msgspec
+except ImportError:  # pragma: no cover - optional: the orjson path gives the same events
+    msgspec = None  # type: ignore[assignment]
+
 from bot.adapters.base import LogOnce, ascii_int
 from bot.adapters.bilibili import pb
 from bot.events import (
@@ -77,6 +82,60 @@ MAX_UNKNOWN_NAMES = 1000
 MAX_EXTRA_JSON = 64 * 1024
 #: viewers whose User is kept for their next line (then the memo starts afresh)
 USERS_REMEMBERED = 1024
+
+
+if msgspec is not None:
+    _Raw = msgspec.Raw
+
+    class _Meta(msgspec.Struct, array_like=True):
+        """``info[0]``: 16 or more elements; the ones no event needs stay undecoded (``Raw``)."""
+
+        m0: _Raw
+        m1: _Raw
+        m2: _Raw
+        m3: _Raw
+        ts: Any
+        m5: _Raw
+        m6: _Raw
+        m7: _Raw
+        m8: _Raw
+        m9: _Raw
+        m10: _Raw
+        m11: _Raw
+        emoticon: Any
+        m13: _Raw
+        m14: _Raw
+        m15: Any
+
+    class _Info(msgspec.Struct, array_like=True):
+        """``info``: 8 or more elements."""
+
+        meta: _Meta
+        text: Any
+        sender: Any
+        medal: Any
+        level: Any
+        i5: _Raw
+        i6: _Raw
+        guard: Any
+
+    class _Danmu(msgspec.Struct):
+        cmd: Any = None
+        info: _Info | None = None
+
+    class _Extra(msgspec.Struct):
+        id_str: Any = None
+        reply_uname: Any = None
+
+    _DANMU_DECODER: Any = msgspec.json.Decoder(_Danmu)
+    _EXTRA_DECODER: Any = msgspec.json.Decoder(_Extra)
+    _TYPED_ERRORS: tuple[type[BaseException], ...] = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+else:  # pragma: no cover
+    _DANMU_DECODER = _EXTRA_DECODER = None
+    _TYPED_ERRORS = ()
+
+#: how the body of a usual danmaku starts (anything else takes the general path)
+_DANMU_PREFIX = b'{"cmd":"DANMU_MSG'
 
 
 class CommandError(ValueError):
@@ -270,11 +329,47 @@ class CommandParser:
         info = p.get("info")
         if type(info) is not list or len(info) < 8:
             return None
-        meta, text, sender, medal_arr, level_arr, guard = info[0], info[1], info[2], info[3], info[4], info[7]
+        meta = info[0]
+        if type(meta) is not list or len(meta) < 16:
+            return None
+        return self._danmu_of(meta[4], meta[12], meta[15], info[1], info[2], info[3], info[4], info[7], typed=False)
+
+    def danmu_bytes(self, body: bytes, raw: Any) -> list[Event] | None:
+        """The events of a packet body that is a usual danmaku, decoded straight from its bytes into
+        only the fields an event needs (msgspec); the same events as ``parse(json_body(...), raw)``.
+        None for anything else (another command, another shape, JSON that any of the decoders
+        refuses, no ``raw``): the caller then takes that general path, which decides as before."""
+        if _DANMU_DECODER is None or raw is None or not body.startswith(_DANMU_PREFIX):
+            return None
+        try:
+            body.decode("utf-8")  # msgspec does not check the strings it skips; the general path does
+            d = _DANMU_DECODER.decode(body)
+        except (UnicodeDecodeError, *_TYPED_ERRORS):
+            return None
+        cmd, info = d.cmd, d.info
+        if info is None or type(cmd) is not str or cmd.split(":", 1)[0] != "DANMU_MSG":
+            return None
+        meta = info.meta
+        self._raw = raw
+        return self._danmu_of(
+            meta.ts, meta.emoticon, meta.m15, info.text, info.sender, info.medal, info.level, info.guard, typed=True
+        )
+
+    def _danmu_of(
+        self,
+        ts: Any,
+        emoticon: Any,
+        meta15: Any,
+        text: Any,
+        sender: Any,
+        medal_arr: Any,
+        level_arr: Any,
+        guard: Any,
+        *,
+        typed: bool,
+    ) -> list[Event] | None:
         if (
-            type(meta) is not list
-            or len(meta) < 16
-            or type(text) is not str
+            type(text) is not str
             or type(sender) is not list
             or len(sender) < 3
             or type(medal_arr) is not list
@@ -283,7 +378,7 @@ class CommandParser:
             or type(guard) is not int
         ):
             return None
-        uid, name, moderator, level, ts, emoticon = sender[0], sender[1], sender[2], level_arr[0], meta[4], meta[12]
+        uid, name, moderator, level = sender[0], sender[1], sender[2], level_arr[0]
         if type(uid) is not int or type(name) is not str or type(moderator) is not int or type(level) is not int:
             return None
         if type(emoticon) is not int:
@@ -303,8 +398,7 @@ class CommandParser:
                 uid, name, moderator=moderator == 1, level=level, medal=medal, guard=guard
             )
         platform_ts = _ts(ts, 1000)
-        extra = self._extra(meta[15])
-        reply = _str(extra.get("reply_uname"))
+        msg_id, reply = self._extra_fields(meta15) if typed else self._extra_dict_fields(meta15)
         return [
             ChatMessage(
                 room=self.room,
@@ -313,11 +407,27 @@ class CommandParser:
                 platform_ts=platform_ts,
                 user=user,
                 text=text,
-                msg_id=_str(extra.get("id_str")) or None,
+                msg_id=msg_id or None,
                 emoticon=emoticon == 1,
                 reply_to=reply or None,
             )
         ]
+
+    def _extra_dict_fields(self, meta15: Any) -> tuple[str, str]:
+        extra = self._extra(meta15)
+        return _str(extra.get("id_str")), _str(extra.get("reply_uname"))
+
+    def _extra_fields(self, meta15: Any) -> tuple[str, str]:
+        """(id_str, reply_uname) of the JSON document in ``meta15["extra"]``, decoding only those two
+        (msgspec); anything that decoder refuses gets ``_extra``'s verdict, so both read the same."""
+        raw = _dict(meta15).get("extra")
+        if not isinstance(raw, str) or not raw or len(raw) > MAX_EXTRA_JSON:
+            return "", ""
+        try:
+            e = _EXTRA_DECODER.decode(raw)
+        except _TYPED_ERRORS:
+            return self._extra_dict_fields(meta15)
+        return _str(e.id_str), _str(e.reply_uname)
 
     @staticmethod
     def _extra(meta15: Any) -> dict[str, Any]:
