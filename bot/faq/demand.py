@@ -28,8 +28,9 @@ from collections.abc import Callable
 MATCHES_PER_SLOT = 2.0
 #: ... and at least this many a second (a room that cannot send still shows cards and asks ops)
 MIN_PER_SECOND = 0.25
-#: matches a room may start at once after a quiet spell
-BURST = 8.0
+#: matches a room may start at once after a quiet spell (a frame of chat can bring dozens of lines at
+#: once; as many as the FAQ answerer's queue holds, ``bot.room.FAQ_QUEUE``)
+BURST = 32.0
 
 
 class MatchAllowance:
