@@ -596,8 +596,8 @@ def _denied_after(text: str, norm: str, offs: OffsetMap | None, end: int, gramma
     if offs is None:
         original = text[end : m.start()]
     else:
-        starts = offs.lists()[0]
-        original = text[starts[end] : starts[m.start()]]
+        starts, ends = offs.lists()
+        original = text[ends[end - 1] : starts[m.start()]]  # from the term's last character on
     return _CLAUSE_END.search(original) is None
 
 
