@@ -66,6 +66,9 @@ DEFAULT_GRAMMAR = {
     # Negators whose scope runs past the next clause (它不是药治不了病更别提治愈): up to SPAN_WINDOW
     # characters before the term, across unpunctuated clause edges.
     "spanning_negators": [],
+    # Denials said after the term, in the same unpunctuated stretch (消炎啊去痘啊它都做不了, 降血压什么的
+    # 它肯定做不到, 全网最便宜这个我可不敢打包票): matched from the term's end up to POST_WINDOW characters on.
+    "post_negators": [],
     "cancel": ["就", "才", "而是", "但是", "但"],
     # A negator that governs another verb (不用犹豫, 别错过, 不要担心) says nothing about the term after it.
     "governed": [
@@ -75,6 +78,7 @@ DEFAULT_GRAMMAR = {
     "fillers": [],  # words a gap-tolerant phrase may hold between its words (全网就我们家最低)
 }
 SPAN_WINDOW = 20
+POST_WINDOW = 12
 # A word of jieba's dictionary counts as ordinary (so a sound-alike inside it is no slip) from this
 # frequency on: 升职 (209) and 喝醉 (236) are words, 推见 (3) and 负作用 (13) are dictionary noise that ASR
 # and evaders produce for 推荐 and 副作用.
@@ -89,6 +93,7 @@ _CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]")
 class _Grammar:
     negation: re.Pattern[str]
     spanning: re.Pattern[str] | None
+    post: re.Pattern[str] | None
     cancel: re.Pattern[str]
     governed: re.Pattern[str]
 
@@ -96,9 +101,11 @@ class _Grammar:
 def _grammar(lists: dict[str, list[str]]) -> _Grammar:
     merged = {**DEFAULT_GRAMMAR, **lists}
     spanning = merged["spanning_negators"]
+    post = merged["post_negators"]
     return _Grammar(
         re.compile(alternation(merged["negators"] + spanning)),
         re.compile(alternation(spanning)) if spanning else None,
+        re.compile(alternation(post)) if post else None,
         re.compile(alternation(merged["cancel"])),
         re.compile(alternation(merged["governed"])),
     )
@@ -419,7 +426,10 @@ class RuleEngine:
                 unless, window, boundary = context
                 if unless is not None and unless.search(norm):
                     continue  # a warning (有人冒充我们……千万别信), not an offer
-                if window and _negated(text, norm, offs, start, window, self._grammar):
+                if window and (
+                    _negated(text, norm, offs, start, window, self._grammar)
+                    or _denied_after(text, norm, offs, end, self._grammar)
+                ):
                     continue
                 if boundary and not _on_word_boundaries(norm, start, end):
                     continue
@@ -569,6 +579,26 @@ def _negated(text: str, norm: str, offs: OffsetMap | None, start: int, window: i
         return False
     rest = window[last.end() :]
     return not grammar.cancel.search(rest) and not grammar.governed.match(rest)
+
+
+def _denied_after(text: str, norm: str, offs: OffsetMap | None, end: int, grammar: _Grammar) -> bool:
+    """A denial after the term (它都做不了, 这个我可不敢打包票) within POST_WINDOW characters, in the same
+    clause of the original (no comma or full stop between), with no cancelling word (但是, 而且) before it."""
+    post = grammar.post
+    if post is None:
+        return False
+    m = post.search(norm, end, end + POST_WINDOW)
+    if m is None:
+        return False  # the usual case
+    between = norm[end : m.start()]
+    if grammar.cancel.search(between) is not None:
+        return False
+    if offs is None:
+        original = text[end : m.start()]
+    else:
+        starts, ends = offs.lists()
+        original = text[ends[end - 1] : starts[m.start()]]  # from the term's last character on
+    return _CLAUSE_END.search(original) is None
 
 
 @lru_cache(maxsize=1)
