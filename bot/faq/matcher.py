@@ -114,6 +114,13 @@ ENTRY_CREDIT = 0.6
 UNKNOWN_WORD_FLOOR = 0.7
 ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
 ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
+# a word the FAQ never uses is often the merchant's own thing in other words (杆子 for 帐杆, 蚊子 for
+# 防蚊, 下雨 for 中雨): each of its characters that only a few entries use (at most this share of them,
+# and at least two) is evidence for them, this much credit for all of its characters; none when it has
+# a character the FAQ never writes
+CHAR_CREDIT = 0.6
+DISTINCT_SHARE = 0.125
+NOUN_SUFFIXES = frozenset("子儿头")  # 杆子, 垫子: the suffix says nothing
 MAX_CANDIDATES = 60  # phrases scored in full per message (by how much of the message they can explain)
 _EMPTY: frozenset[int] = frozenset()  # the word that made a message a problem report or request is what it is about
 # 三包, 两袋, 一个, 3天: how many of something is context, not what is asked
@@ -172,6 +179,9 @@ class _Feats:
     chars: tuple[str, ...]
     pinyin: str
     classes: frozenset[str]
+    # a word the FAQ never uses: its characters that a few entries use, and how many it has that say anything
+    distinct: tuple[str, ...] = ()
+    content_chars: int = 0
 
 
 @dataclass(slots=True)
@@ -185,6 +195,7 @@ class _Phrase:
     classes: dict[str, set[str]] = field(default_factory=dict)  # class -> units
     bigrams: set[str] = field(default_factory=set)
     chars: set[str] = field(default_factory=set)
+    char_units: dict[str, set[str]] = field(default_factory=dict)  # char -> the units that have it
     total: float = 0.0
 
 
@@ -379,6 +390,13 @@ class FaqMatcher:
                 (frozenset(u for a in parts for u in a.units), frozenset(c for a in parts for c in a.classes))
             )
         self._answer_class_df = answer_class_df
+        # in how many entries (whole text, answer included) each character occurs
+        char_df: dict[str, int] = {}
+        for units, _ in self._entry_words:
+            for c in {c for u in units for c in u if is_cjk(c)}:
+                char_df[c] = char_df.get(c, 0) + 1
+        self._char_df = char_df
+        self._distinct_df = max(2, int(len(self.entries) * DISTINCT_SHARE))
         class_df: dict[str, int] = {}
         for items in analysed:
             cls: set[str] = set()
@@ -495,6 +513,8 @@ class FaqMatcher:
                         p.pinyin.setdefault(pinyin_key(u), u)
                     p.bigrams |= _bigrams(u)
                     p.chars |= {c for c in u if is_cjk(c)}
+                    for c in u:
+                        p.char_units.setdefault(c, set()).add(u)
                     for c in self.analyzer.vocab.classes.get(u, ()):
                         p.classes.setdefault(c, set()).add(u)
                 # bigrams across word boundaries too (拆开了 -> 开了), within a clause
@@ -525,7 +545,16 @@ class FaqMatcher:
         f = self._feat_cache.get(unit)
         if f is None:
             cjk = is_cjk(unit[0])
+            stem = (
+                tuple(c for c in unit if is_cjk(c) and c not in FUNCTION_CHARS and c not in NOUN_SUFFIXES)
+                if cjk and len(unit) >= 2 and unit not in self._df and unit not in self._answer_df
+                else ()
+            )
+            if any(c not in self._char_df for c in stem):
+                stem = ()  # a character the FAQ never writes: something else (福袋 is no 收纳袋)
             f = _Feats(
+                distinct=tuple(c for c in stem if self._char_df[c] <= self._distinct_df),
+                content_chars=len(stem),
                 cjk=cjk,
                 bigrams=frozenset(_bigrams(unit)) if cjk and len(unit) >= 2 else frozenset(),
                 chars=tuple(c for c in unit if is_cjk(c)),
@@ -560,6 +589,11 @@ class FaqMatcher:
             best = max(best, 0.5 * sum(c in other.chars for c in f.chars) / len(f.chars))
         elif len(unit) == 1 and unit in other.chars:
             best = max(best, 0.5)
+        if f.distinct and best < CHAR_CREDIT:
+            # the characters must meet in one word of the other side (福袋 is not 祝福语 + 手提袋)
+            near = set().union(*(other.char_units.get(c, ()) for c in f.distinct))
+            shared = max((sum(c in v for c in f.distinct) for v in near), default=0)
+            best = max(best, CHAR_CREDIT * shared / f.content_chars)
         return best
 
     def _states(self, entry: int, unit: str) -> bool:
@@ -848,6 +882,8 @@ class FaqMatcher:
                 keys.append(f"p:{f.pinyin}")
             if len(u) == 1 or (f.cjk and not f.bigrams):
                 keys += [f"c:{c}" for c in f.chars]
+            else:
+                keys += [f"c:{c}" for c in f.distinct]
             hit: set[int] = set()
             bag_hit: set[int] = set()
             for key in keys:
