@@ -121,6 +121,7 @@ ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
 CHAR_CREDIT = 0.6
 DISTINCT_SHARE = 0.125
 NOUN_SUFFIXES = frozenset("子儿头")  # 杆子, 垫子: the suffix says nothing
+NAME_CREDIT = 0.75  # a class's name for a member of it, as for two members
 MAX_CANDIDATES = 60  # phrases scored in full per message (by how much of the message they can explain)
 _EMPTY: frozenset[int] = frozenset()  # the word that made a message a problem report or request is what it is about
 # 三包, 两袋, 一个, 3天: how many of something is context, not what is asked
@@ -182,6 +183,7 @@ class _Feats:
     # a word the FAQ never uses: its characters that a few entries use, and how many it has that say anything
     distinct: tuple[str, ...] = ()
     content_chars: int = 0
+    names: frozenset[str] = frozenset()  # the classes this word is the name of (快递: 快递公司)
 
 
 @dataclass(slots=True)
@@ -396,6 +398,14 @@ class FaqMatcher:
             for c in {c for u in units for c in u if is_cjk(c)}:
                 char_df[c] = char_df.get(c, 0) + 1
         self._char_df = char_df
+        # a word that names a class of the tables (快递 for 快递公司, 颜色, 材质, 地区) is answered by a
+        # member of it (发什么快递 -> an answer naming 中通); product names only give context
+        names: dict[str, set[str]] = {}
+        for c in {c for cs in vocab.classes.values() for c in cs} - {PRODUCT_CLASS}:
+            units = [u for u in self.analyzer.analyze(c).units if u not in FUNCTION_WORDS]
+            if len(units) == 1:
+                names.setdefault(units[0], set()).add(c)
+        self._class_names = {u: frozenset(cs) for u, cs in names.items()}
         self._distinct_df = max(2, int(len(self.entries) * DISTINCT_SHARE))
         class_df: dict[str, int] = {}
         for items in analysed:
@@ -555,6 +565,7 @@ class FaqMatcher:
             f = _Feats(
                 distinct=tuple(c for c in stem if self._char_df[c] <= self._distinct_df),
                 content_chars=len(stem),
+                names=self._class_names.get(unit, frozenset()),
                 cjk=cjk,
                 bigrams=frozenset(_bigrams(unit)) if cjk and len(unit) >= 2 else frozenset(),
                 chars=tuple(c for c in unit if is_cjk(c)),
@@ -578,6 +589,8 @@ class FaqMatcher:
         best = 0.0
         if f.classes and not other.classes.keys().isdisjoint(f.classes):
             best = 0.75
+        if f.names and best < NAME_CREDIT and not other.classes.keys().isdisjoint(f.names):
+            best = NAME_CREDIT
         if not f.cjk or unit in QUESTION_WORDS:
             # question words ask different things however many characters they share: 什么 is not
             # 什么时候, 多少 is not 多少钱 (发什么快递 does not ask when it ships)
@@ -877,7 +890,7 @@ class FaqMatcher:
             for c in f.classes:
                 q.classes.setdefault(c, set()).add(u)
             # phrases that can give this word any credit; single characters only look for themselves
-            keys = [f"u:{u}", *(f"k:{c}" for c in f.classes), *(f"b:{b}" for b in f.bigrams)]
+            keys = [f"u:{u}", *(f"k:{c}" for c in f.classes | f.names), *(f"b:{b}" for b in f.bigrams)]
             if f.pinyin:
                 keys.append(f"p:{f.pinyin}")
             if len(u) == 1 or (f.cjk and not f.bigrams):
