@@ -9,8 +9,8 @@ it (退 in 退货, a shared character pair of an unknown word: 0.5-0.8); a word 
 rest of its entry has (answer, other phrasings) gets a share of that credit.
 
 Words are weighted: content words by how rare they are among the FAQ's entries (BM25-style idf);
-words the FAQ never uses by how rare they are in general Chinese (jieba's word counts, at least 0.7
-for a word of two characters), so an unknown 花呗 or 孕妇 weighs a lot and an unknown 就是 little;
+words the FAQ never uses by how rare they are in general Chinese (jieba's word counts), so an
+unknown 花呗 or 孕妇 weighs a lot and an unknown 就是 little;
 question words and particles weigh little. What the message *asks* outweighs what it names: a money
 word in a question, a problem the message ends on (快递压坏了), an English name in a Chinese message
 (python课) weigh more; a problem it starts from (坏了保修吗), a destination in a money question, a
@@ -111,7 +111,6 @@ KEY_MISS = 0.85  # score kept by an entry that does not explain the message's we
 # a message word the phrase lacks but its entry has elsewhere (answer, other phrasings) gets this
 # share of the entry's credit: 到北京要几天 is said by 多久到 plus an answer that names regions
 ENTRY_CREDIT = 0.6
-UNKNOWN_WORD_FLOOR = 0.7
 ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
 ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
 # a word the FAQ never uses is often the merchant's own thing in other words (杆子 for 帐杆, 蚊子 for
@@ -220,10 +219,6 @@ def _general_weight(word: str) -> float:
     w = 0.35 + (g - 7.0) / 6.0
     if len(word) == 1:
         w *= 0.7  # single characters are more often grammar than content
-    elif is_cjk(word[0]):
-        # a word of two or more characters is content however common (工作, 学校): a question
-        # about it is not answered by an entry that never mentions it
-        w = max(w, UNKNOWN_WORD_FLOOR)
     return max(0.3, min(1.5, w))
 
 
