@@ -9,8 +9,8 @@ it (退 in 退货, a shared character pair of an unknown word: 0.5-0.8); a word 
 rest of its entry has (answer, other phrasings) gets a share of that credit.
 
 Words are weighted: content words by how rare they are among the FAQ's entries (BM25-style idf);
-words the FAQ never uses by how rare they are in general Chinese (jieba's word counts, at least 0.7
-for a word of two characters), so an unknown 花呗 or 孕妇 weighs a lot and an unknown 就是 little;
+words the FAQ never uses by how rare they are in general Chinese (jieba's word counts), so an
+unknown 花呗 or 孕妇 weighs a lot and an unknown 就是 little;
 question words and particles weigh little. What the message *asks* outweighs what it names: a money
 word in a question, a problem the message ends on (快递压坏了), an English name in a Chinese message
 (python课) weigh more; a problem it starts from (坏了保修吗), a destination in a money question, a
@@ -111,9 +111,16 @@ KEY_MISS = 0.85  # score kept by an entry that does not explain the message's we
 # a message word the phrase lacks but its entry has elsewhere (answer, other phrasings) gets this
 # share of the entry's credit: 到北京要几天 is said by 多久到 plus an answer that names regions
 ENTRY_CREDIT = 0.6
-UNKNOWN_WORD_FLOOR = 0.7
 ANSWER_IDF = 0.9  # a word only the answers use weighs this share of its idf
 ANSWER_CREDIT = 0.8  # credit for a message word that only the answer has
+# a word the FAQ never uses is often the merchant's own thing in other words (杆子 for 帐杆, 蚊子 for
+# 防蚊, 下雨 for 中雨): each of its characters that only a few entries use (at most this share of them,
+# and at least two) is evidence for them, this much credit for all of its characters; none when it has
+# a character the FAQ never writes
+CHAR_CREDIT = 0.6
+DISTINCT_SHARE = 0.125
+NOUN_SUFFIXES = frozenset("子儿头")  # 杆子, 垫子: the suffix says nothing
+NAME_CREDIT = 0.75  # a class's name for a member of it, as for two members
 MAX_CANDIDATES = 60  # phrases scored in full per message (by how much of the message they can explain)
 _EMPTY: frozenset[int] = frozenset()  # the word that made a message a problem report or request is what it is about
 # 三包, 两袋, 一个, 3天: how many of something is context, not what is asked
@@ -172,6 +179,10 @@ class _Feats:
     chars: tuple[str, ...]
     pinyin: str
     classes: frozenset[str]
+    # a word the FAQ never uses: its characters that a few entries use, and how many it has that say anything
+    distinct: tuple[str, ...] = ()
+    content_chars: int = 0
+    names: frozenset[str] = frozenset()  # the classes this word is the name of (快递: 快递公司)
 
 
 @dataclass(slots=True)
@@ -185,6 +196,7 @@ class _Phrase:
     classes: dict[str, set[str]] = field(default_factory=dict)  # class -> units
     bigrams: set[str] = field(default_factory=set)
     chars: set[str] = field(default_factory=set)
+    char_units: dict[str, set[str]] = field(default_factory=dict)  # char -> the units that have it
     total: float = 0.0
 
 
@@ -207,10 +219,6 @@ def _general_weight(word: str) -> float:
     w = 0.35 + (g - 7.0) / 6.0
     if len(word) == 1:
         w *= 0.7  # single characters are more often grammar than content
-    elif is_cjk(word[0]):
-        # a word of two or more characters is content however common (工作, 学校): a question
-        # about it is not answered by an entry that never mentions it
-        w = max(w, UNKNOWN_WORD_FLOOR)
     return max(0.3, min(1.5, w))
 
 
@@ -379,6 +387,21 @@ class FaqMatcher:
                 (frozenset(u for a in parts for u in a.units), frozenset(c for a in parts for c in a.classes))
             )
         self._answer_class_df = answer_class_df
+        # in how many entries (whole text, answer included) each character occurs
+        char_df: dict[str, int] = {}
+        for units, _ in self._entry_words:
+            for c in {c for u in units for c in u if is_cjk(c)}:
+                char_df[c] = char_df.get(c, 0) + 1
+        self._char_df = char_df
+        # a word that names a class of the tables (快递 for 快递公司, 颜色, 材质, 地区) is answered by a
+        # member of it (发什么快递 -> an answer naming 中通); product names only give context
+        names: dict[str, set[str]] = {}
+        for c in {c for cs in vocab.classes.values() for c in cs} - {PRODUCT_CLASS}:
+            units = [u for u in self.analyzer.analyze(c).units if u not in FUNCTION_WORDS]
+            if len(units) == 1:
+                names.setdefault(units[0], set()).add(c)
+        self._class_names = {u: frozenset(cs) for u, cs in names.items()}
+        self._distinct_df = max(2, int(len(self.entries) * DISTINCT_SHARE))
         class_df: dict[str, int] = {}
         for items in analysed:
             cls: set[str] = set()
@@ -495,6 +518,8 @@ class FaqMatcher:
                         p.pinyin.setdefault(pinyin_key(u), u)
                     p.bigrams |= _bigrams(u)
                     p.chars |= {c for c in u if is_cjk(c)}
+                    for c in u:
+                        p.char_units.setdefault(c, set()).add(u)
                     for c in self.analyzer.vocab.classes.get(u, ()):
                         p.classes.setdefault(c, set()).add(u)
                 # bigrams across word boundaries too (拆开了 -> 开了), within a clause
@@ -525,7 +550,17 @@ class FaqMatcher:
         f = self._feat_cache.get(unit)
         if f is None:
             cjk = is_cjk(unit[0])
+            stem = (
+                tuple(c for c in unit if is_cjk(c) and c not in FUNCTION_CHARS and c not in NOUN_SUFFIXES)
+                if cjk and len(unit) >= 2 and unit not in self._df and unit not in self._answer_df
+                else ()
+            )
+            if any(c not in self._char_df for c in stem):
+                stem = ()  # a character the FAQ never writes: something else (福袋 is no 收纳袋)
             f = _Feats(
+                distinct=tuple(c for c in stem if self._char_df[c] <= self._distinct_df),
+                content_chars=len(stem),
+                names=self._class_names.get(unit, frozenset()),
                 cjk=cjk,
                 bigrams=frozenset(_bigrams(unit)) if cjk and len(unit) >= 2 else frozenset(),
                 chars=tuple(c for c in unit if is_cjk(c)),
@@ -549,6 +584,8 @@ class FaqMatcher:
         best = 0.0
         if f.classes and not other.classes.keys().isdisjoint(f.classes):
             best = 0.75
+        if f.names and best < NAME_CREDIT and not other.classes.keys().isdisjoint(f.names):
+            best = NAME_CREDIT
         if not f.cjk or unit in QUESTION_WORDS:
             # question words ask different things however many characters they share: 什么 is not
             # 什么时候, 多少 is not 多少钱 (发什么快递 does not ask when it ships)
@@ -560,6 +597,11 @@ class FaqMatcher:
             best = max(best, 0.5 * sum(c in other.chars for c in f.chars) / len(f.chars))
         elif len(unit) == 1 and unit in other.chars:
             best = max(best, 0.5)
+        if f.distinct and best < CHAR_CREDIT:
+            # the characters must meet in one word of the other side (福袋 is not 祝福语 + 手提袋)
+            near = set().union(*(other.char_units.get(c, ()) for c in f.distinct))
+            shared = max((sum(c in v for c in f.distinct) for v in near), default=0)
+            best = max(best, CHAR_CREDIT * shared / f.content_chars)
         return best
 
     def _states(self, entry: int, unit: str) -> bool:
@@ -736,7 +778,9 @@ class FaqMatcher:
             log.exception("FAQ sentence encoder failed on %r", text[:80])
             return m
         tie = tuple(c for c, _ in m.candidates[:2]) if m.reason == "ambiguous" else ()
-        faq_id, said = decide(opinion, m.best_id, dict(m.candidates), tie)
+        words = dict(m.candidates)
+        unstated = {c for c in list(words)[:2] if self._unstated(weights, self._entry_at[c])}
+        faq_id, said = decide(opinion, m.best_id, words, tie, unstated=unstated)
         if faq_id is not None:
             index = next(i for i, e in enumerate(self.entries) if e.id == faq_id)
             # a price question is the one kind whose absence the answers show reliably (an amount of
@@ -841,11 +885,13 @@ class FaqMatcher:
             for c in f.classes:
                 q.classes.setdefault(c, set()).add(u)
             # phrases that can give this word any credit; single characters only look for themselves
-            keys = [f"u:{u}", *(f"k:{c}" for c in f.classes), *(f"b:{b}" for b in f.bigrams)]
+            keys = [f"u:{u}", *(f"k:{c}" for c in f.classes | f.names), *(f"b:{b}" for b in f.bigrams)]
             if f.pinyin:
                 keys.append(f"p:{f.pinyin}")
             if len(u) == 1 or (f.cjk and not f.bigrams):
                 keys += [f"c:{c}" for c in f.chars]
+            else:
+                keys += [f"c:{c}" for c in f.distinct]
             hit: set[int] = set()
             bag_hit: set[int] = set()
             for key in keys:
