@@ -254,7 +254,8 @@ def recording_lines(draw: st.DrawFn) -> str:
 def test_replay_lines_cost_only_themselves(tmp_path_factory: pytest.TempPathFactory, lines: list[str]) -> None:
     path: Path = tmp_path_factory.mktemp("rec") / "show.jsonl"
     good = json.dumps({"t": 0.0, "type": "chat", "user": {"id": "9", "name": "z"}, "text": "always"})
-    path.write_text("\n".join([*lines, good]) + "\n", "utf-8")
+    # a lone surrogate goes to disk as the invalid bytes a broken file would hold
+    path.write_bytes(("\n".join([*lines, good]) + "\n").encode("utf-8", "surrogatepass"))
     recording = load_recording(path)
     assert recording[-1][1]["text"] == "always"
     assert all(0 <= t < float("inf") for t, _ in recording)
