@@ -16,6 +16,41 @@ import time
 from collections.abc import Callable
 
 
+class CpuShare:
+    """At most ``share`` of one core over each ``window`` seconds, as told by ``meter`` (a running
+    total of CPU seconds of the work it bounds; None: nothing is counted, so no bound).
+    ``available()`` never waits: it says whether the window has CPU left; ``remaining()`` is how long
+    until the next window opens."""
+
+    __slots__ = ("_ends", "_start", "clock", "meter", "share", "window")
+
+    def __init__(
+        self,
+        meter: Callable[[], float] | None,
+        share: float,
+        window: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.meter, self.share, self.window, self.clock = meter, share, window, clock
+        self._ends = 0.0
+        self._start = 0.0
+
+    def available(self) -> bool:
+        meter = self.meter
+        if meter is None:
+            return True
+        now = self.clock()
+        if now >= self._ends:
+            self._ends = now + self.window
+            self._start = meter()
+            return True
+        return meter() - self._start < self.share * self.window
+
+    def remaining(self) -> float:
+        return max(0.0, self._ends - self.clock())
+
+
 class LoopBudget:
     """``per_round`` seconds of a loop round; optionally also at most ``share`` of one core per
     ``window`` seconds, as told by ``meter`` (a running total of CPU seconds of the budgeted work)."""
@@ -24,40 +59,38 @@ class LoopBudget:
         self.per_round = per_round
         self.share = share
         self.window = window
-        #: running total of the CPU seconds the budgeted work used (set by whoever does that work)
-        self.meter: Callable[[], float] | None = None
+        # no share: a bound that is never reached
+        self._share = CpuShare(None, share if share is not None else float("inf"), window)
         self._round_ends = 0.0  # 0: no viewer work yet in this round
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._window_ends = 0.0
-        self._window_start_cpu = 0.0
         #: rounds whose budget ran out (how often viewer work was made to wait)
         self.exhausted = 0
         #: windows whose share ran out (the work waited for the next window)
         self.share_exhausted = 0
+
+    @property
+    def meter(self) -> Callable[[], float] | None:
+        """Running total of the CPU seconds the budgeted work used (set by whoever does that work)."""
+        return self._share.meter
+
+    @meter.setter
+    def meter(self, meter: Callable[[], float] | None) -> None:
+        self._share.meter = meter
 
     def _next_round(self) -> None:
         self._round_ends = 0.0
 
     async def _within_share(self) -> None:
         """Wait for the next window while this one's share of CPU time is spent."""
-        meter, share = self.meter, self.share
-        if meter is None or share is None:
-            return
-        while True:
-            now = time.monotonic()
-            if now >= self._window_ends:
-                self._window_ends = now + self.window
-                self._window_start_cpu = meter()
-                return
-            if meter() - self._window_start_cpu < share * self.window:
-                return
+        share = self._share
+        while not share.available():
             self.share_exhausted += 1
-            await asyncio.sleep(self._window_ends - now)
+            await asyncio.sleep(share.remaining())
 
     async def turn(self, interrupt: Callable[[], bool] | None = None) -> None:
         """Return when this round has budget left, or as soon as ``interrupt()`` is true (the
         anchor's lane got work: it must not wait while its room waits for viewer budget)."""
-        if self.meter is not None:
+        if self._share.meter is not None:
             await self._within_share()
         loop = asyncio.get_running_loop()
         while True:

@@ -14,8 +14,8 @@ answers that could never be sent. So each room gets an allowance of matches:
   matched is counted as shed FAQ work (``shed.faq``, the first step of the declared order) and,
   like every message, is in the audit log. Lines whose verdict is memoized (viewers repeat each
   other) cost nothing and are always matched.
-- ``CpuShare``: the sentence encoder's second opinions of the whole process take at most a share
-  of one core (``bot.faq.store.ENCODER_SHARE``); past it, a new question is matched on words alone
+- ``bot.loop_budget.CpuShare`` (with ``bot.faq.store.ENCODER_SHARE``): the sentence encoder's
+  second opinions of the whole process take at most a share of one core; past it, a new question is matched on words alone
   (counted in ``semantic_skipped``), as when the encoder is busy with another question.
 """
 
@@ -68,25 +68,3 @@ class MatchAllowance:
         self._tokens = tokens
         self.refused += 1
         return False
-
-
-class CpuShare:
-    """At most ``share`` of one core over each ``window`` seconds, as told by ``meter`` (a running
-    total of CPU seconds). ``available()`` never waits: it says whether the window has CPU left."""
-
-    __slots__ = ("_ends", "_start", "clock", "meter", "share", "window")
-
-    def __init__(
-        self, meter: Callable[[], float], share: float, window: float, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.meter, self.share, self.window, self.clock = meter, share, window, clock
-        self._ends = 0.0
-        self._start = 0.0
-
-    def available(self) -> bool:
-        now = self.clock()
-        if now >= self._ends:
-            self._ends = now + self.window
-            self._start = self.meter()
-            return True
-        return self.meter() - self._start < self.share * self.window

@@ -32,11 +32,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.faq.demand import CpuShare
 from bot.faq.faqfile import FaqEntry, FaqFile, FaqFileError, load_faq, parse_faq
 from bot.faq.matcher import FaqMatch, FaqMatcher, Thresholds, split_question
 from bot.faq.semantic import SemanticIndex, disabled_reason
 from bot.faq.vocab import build_vocabulary
+from bot.loop_budget import CpuShare
 from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
