@@ -15,8 +15,8 @@ answers that could never be sent. So each room gets an allowance of matches:
   like every message, is in the audit log. Lines whose verdict is memoized (viewers repeat each
   other) cost nothing and are always matched.
 - ``bot.loop_budget.CpuShare`` (with ``bot.faq.store.ENCODER_SHARE``): the sentence encoder's
-  second opinions of the whole process take at most a share of one core; past it, a new question is matched on words alone
-  (counted in ``semantic_skipped``), as when the encoder is busy with another question.
+  second opinions of the whole process take at most a share of one core; past it, a new question
+  is matched on words alone (counted in ``semantic_skipped``), as when the encoder is busy with another question.
 """
 
 from __future__ import annotations
