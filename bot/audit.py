@@ -116,6 +116,9 @@ def dumps_bytes(record: dict[str, Any]) -> bytes:
     return _dumps_stdlib(_decoded(record)).encode("utf-8")
 
 
+OWN_RAW: Any = object()  # AuditLog.write's default: log the event's own raw payload
+
+
 class AuditLog:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.dir = Path(directory)
@@ -133,10 +136,14 @@ class AuditLog:
     def path_for(self, room: str, day: dt.date) -> Path:
         return self.dir / room / f"{day.isoformat()}.jsonl"
 
-    def write(self, event: Event) -> None:
+    def write(self, event: Event, raw: Any = OWN_RAW) -> None:
+        """Queue the event's line. ``raw``: the platform payload to log with it, when the event in
+        hand is a copy that let it go (the memory bus returns its window's copy); else its own."""
         if event.type in NOT_AUDITED or (isinstance(event, AnchorSpeech) and not event.final):
             return  # partial ASR results are revised by the final; the final is what was said
-        record = event.to_dict(include_raw=True)
+        record = event.to_dict(include_raw=raw is OWN_RAW)
+        if raw is not OWN_RAW and raw is not None:
+            record["raw"] = raw
         record["logged_at"] = self._logged_at()
         self._queue(event.room, dumps_bytes(record))
 

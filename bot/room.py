@@ -33,11 +33,11 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.audit import AuditLog
 from bot.bus.base import Bus
-from bot.events import AnchorSpeech, ChatMessage, Event, FaqReply, Warning
+from bot.events import AnchorSpeech, ChatMessage, Event, FaqReply, User, Warning
 from bot.faq.store import MATCH_CPU
 from bot.loop_budget import FAQ_BUDGET
 from bot.tasks import cancel_and_wait
@@ -104,12 +104,15 @@ class RoomPipeline:
 
     async def emit(self, event: Event) -> Event:
         """Publish to the bus, then audit with the sequence id the bus gave it."""
-        published = await self.bus.publish(event)
+        raw = event.raw  # the bus may return its copy without it (overlays never see it)
+        return self._after_publish(await self.bus.publish(event), raw)
+
+    def _after_publish(self, published: Event, raw: Any) -> Event:
         if isinstance(published, FaqReply) and published.action == "sent":
             self.counters["replies"] += 1  # chat replies that went out (/metrics, the console)
         if self.audit is not None:
             try:
-                self.audit.write(published)
+                self.audit.write(published, raw=raw)
             except OSError as exc:
                 # a full disk must not silence the warnings; the log line tells ops at once
                 log.error("room %s: audit write failed: %s", self.room, exc)
@@ -123,6 +126,26 @@ class RoomPipeline:
             self.counters["errors"] += 1
             log.exception("room %s: failed to handle a %s event; going on", self.room, event.type)
 
+    def handle_viewer_now(self, event: Event) -> bool:
+        """``handle`` without a coroutine, for what never waits: a viewer's chat line (or any event
+        that is not the anchor's) on a bus whose publish never waits. False: nothing was done, use
+        ``handle``. A room's consumer takes a whole batch of viewer lines this way in one go."""
+        publish_now = getattr(self.bus, "publish_now", None)
+        if publish_now is None or isinstance(event, AnchorSpeech):
+            return False
+        user = event.user
+        if isinstance(event, ChatMessage) and user is not None and user.is_anchor:
+            return False  # the anchor's line is checked by the rules: the async path
+        self.counters["events"] += 1
+        try:
+            self._after_publish(publish_now(event), event.raw)
+            if isinstance(event, ChatMessage):
+                self._viewer_chat(event)
+        except Exception:
+            self.counters["errors"] += 1
+            log.exception("room %s: failed to handle a %s event; going on", self.room, event.type)
+        return True
+
     async def _route(self, event: Event) -> None:
         published = await self.emit(event)
         if isinstance(event, AnchorSpeech):
@@ -130,19 +153,28 @@ class RoomPipeline:
             await self._check_speech(published)
         elif isinstance(event, ChatMessage):
             user = event.user
-            if user is not None and (user.id in self.bot_user_ids or "bot" in user.roles):
-                return  # our own replies echoed back by the platform
-            if user is not None and user.is_anchor:
+            if user is not None and user.is_anchor and not self._is_bot(user):
                 assert isinstance(published, ChatMessage)
                 await self._check_chat(published)
-            elif self.responder is not None and event.text:
-                if self.shed_faq or self._questions.qsize() >= FAQ_QUEUE:
-                    self._shed("faq")
-                elif not self._admits(event):
-                    # beyond what the room's replies can use (``bot.faq.demand``): counted the same way
-                    self._shed("faq")
-                else:
-                    self._ask(event)
+            else:
+                self._viewer_chat(event)
+
+    def _is_bot(self, user: User) -> bool:
+        return user.id in self.bot_user_ids or "bot" in user.roles
+
+    def _viewer_chat(self, event: ChatMessage) -> None:
+        """A viewer's line, already published and audited: a question for the FAQ, unless shed."""
+        user = event.user
+        if user is not None and self._is_bot(user):
+            return  # our own replies echoed back by the platform
+        if self.responder is not None and event.text:
+            if self.shed_faq or self._questions.qsize() >= FAQ_QUEUE:
+                self._shed("faq")
+            elif not self._admits(event):
+                # beyond what the room's replies can use (``bot.faq.demand``): counted the same way
+                self._shed("faq")
+            else:
+                self._ask(event)
 
     def _admits(self, msg: ChatMessage) -> bool:
         admits = getattr(self.responder, "admits", None)

@@ -368,8 +368,11 @@ class RoomRunner:
                     self._consuming = False
                 continue
             # viewer work waits for the process's budget of this loop round (anchor work never does)
-            await VIEWER_BUDGET.turn(interrupt=self._has_anchor_work)
+            if not VIEWER_BUDGET.ready(self._has_anchor_work):
+                await VIEWER_BUDGET.turn(interrupt=self._has_anchor_work)
             if self._inline or not viewer or self._anchor_next():
+                continue
+            if self._viewer_batch():
                 continue
             _n, event = viewer.popleft()
             self.pipeline.shed_faq = len(viewer) >= self.SHED_FAQ_AT
@@ -379,6 +382,29 @@ class RoomRunner:
             finally:
                 self.pipeline.shed_faq = False
                 self._consuming = False
+
+    def _viewer_batch(self) -> bool:
+        """Handle viewer events one after another without a coroutine each, while the round's budget
+        lasts and nothing of the anchor's should go first (the same order as one at a time: this
+        loop never yields, and neither did awaiting a budget with time left). False when the next
+        event needs the awaiting path (the bus waits, or it is the anchor's)."""
+        viewer, pipeline = self._viewer, self.pipeline
+        handle_now = pipeline.handle_viewer_now
+        done = 0
+        self._consuming = True
+        try:
+            while viewer:
+                pipeline.shed_faq = len(viewer) > self.SHED_FAQ_AT
+                if not handle_now(viewer[0][1]):
+                    break
+                viewer.popleft()
+                done += 1
+                if self._inline or self._anchor_next() or not VIEWER_BUDGET.ready(self._has_anchor_work):
+                    break
+        finally:
+            pipeline.shed_faq = False
+            self._consuming = False
+        return done > 0
 
     async def _handle(self, event: Event, done: asyncio.Future[None] | None) -> None:
         if isinstance(event, RoomStatus):
@@ -399,7 +425,9 @@ class RoomRunner:
         if self.adapter is not None:
             # restarts the adapter if it ever dies; a socket with a backlog never suspends its reader:
             # receiving shares a budget per loop round with every room's receiving
-            self.supervisor = AdapterSupervisor(self.adapter, self.submit, after_event=RECEIVE_BUDGET.turn)
+            self.supervisor = AdapterSupervisor(
+                self.adapter, self.submit, after_event=RECEIVE_BUDGET.turn, skip_after_event=RECEIVE_BUDGET.ready
+            )
             run = _after(join_after, self.supervisor.run())
             self._tasks.append(asyncio.create_task(run, name=f"room:{self.room.name}:adapter"))
         if self.room.caption_file:

@@ -31,11 +31,14 @@ class AdapterSupervisor:
         *,
         backoff: Backoff | None = None,
         after_event: Callable[[], Awaitable[None]] | None = None,
+        skip_after_event: Callable[[], bool] | None = None,
     ) -> None:
         self.adapter = adapter
         self.submit = submit
         #: awaited after each event handed on (the receive budget of the loop round), if set
         self.after_event = after_event
+        #: when true, ``after_event`` would return at once: not awaited (a coroutine less per event)
+        self.skip_after_event = skip_after_event
         self.backoff = backoff or Backoff(base=1.0, cap=30.0, healthy_after=HEALTHY_SECONDS)
         #: times the adapter's task died and was started again
         self.restarts = 0
@@ -50,10 +53,10 @@ class AdapterSupervisor:
         while True:
             self.backoff.connected()
             try:
-                after = self.after_event
+                after, skip = self.after_event, self.skip_after_event
                 async for event in self.adapter.events():
                     self.submit(event)
-                    if after is not None:
+                    if after is not None and (skip is None or not skip()):
                         await after()
                 return
             except asyncio.CancelledError:

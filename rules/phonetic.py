@@ -19,6 +19,7 @@ import unicodedata
 from functools import lru_cache
 
 from .normalize import identity_bmp
+from .pinyin_data import char_readings, pypinyin
 
 _CJK_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00))
 # The BMP private use area: normalization deletes private-use characters, so none reaches the coder from
@@ -31,7 +32,7 @@ def _readings() -> tuple[dict[int, str], dict[str, int], frozenset[int]]:
     """Code point -> toneless syllable (the first reading in pypinyin's table) for every ideograph
     pypinyin knows, syllable -> id, and the characters whose readings differ beyond tone (行: xing, hang).
     Read straight from pypinyin's table: asking pypinyin per character takes seconds at load."""
-    from pypinyin.pinyin_dict import pinyin_dict
+    pinyin_dict = char_readings()
 
     readings: dict[int, str] = {}
     ids: dict[str, int] = {}
@@ -122,9 +123,8 @@ class SoundCoder:
 
 
 def _context_key(phrase: str, ids: dict[str, int]) -> str | None:
-    from pypinyin import Style, pinyin
-
-    parts = pinyin(phrase, style=Style.NORMAL, errors=lambda c: list(c), heteronym=False)
+    p = pypinyin()
+    parts = p.pinyin(phrase, style=p.Style.NORMAL, errors=lambda c: list(c), heteronym=False)
     out = []
     for item in parts:
         py = item[0] if item else ""

@@ -16,6 +16,7 @@ import itertools
 from functools import lru_cache
 
 from .normalize import Normalizer, _is_cjk
+from .pinyin_data import pypinyin
 
 MIN_LEN_FOR_HOMOPHONE = 3
 MAX_LEN_FOR_PINYIN = 7
@@ -23,9 +24,8 @@ MAX_LEN_FOR_PINYIN = 7
 
 @lru_cache(maxsize=8192)
 def _pinyin(ch: str) -> str:
-    from pypinyin import Style, lazy_pinyin
-
-    out = lazy_pinyin(ch, style=Style.NORMAL, errors="ignore")
+    p = pypinyin()
+    out = p.lazy_pinyin(ch, style=p.Style.NORMAL, errors="ignore")
     return out[0] if out and out[0].isascii() and out[0].isalpha() else ""
 
 

@@ -76,7 +76,8 @@ class Bus(abc.ABC):
 
     @abc.abstractmethod
     async def publish(self, event: Event) -> Event:
-        """Append to the event's room; returns the event with its sequence id."""
+        """Append to the event's room; returns the event with its sequence id (a bus may return
+        it without its raw payload: whoever audits it uses the raw it passed in)."""
 
     @abc.abstractmethod
     def subscribe(self, room: str, after_seq: int | None = None) -> Subscription:

@@ -75,12 +75,18 @@ class MemoryBus(Bus):
         self._subs: dict[str, set[MemorySubscription]] = {}
 
     async def publish(self, event: Event) -> Event:
+        return self.publish_now(event)
+
+    def publish_now(self, event: Event) -> Event:
+        """``publish`` without a coroutine: a window append and queue offers never wait (the
+        room's consumer calls this for viewer chat, tens of thousands of times a second)."""
         seq = self._seq.get(event.room, 0) + 1
         self._seq[event.room] = seq
         # the window and the subscribers get the event without its raw payload: overlays never see
-        # it, and 2,000 payloads per room were most of the heap (and of every full GC's work)
+        # it, and 2,000 payloads per room were most of the heap (and of every full GC's work).
+        # That one copy is also what is returned: the publisher still holds the raw payload it
+        # passed in and audits with it (``AuditLog.write(..., raw=...)``), so no second copy.
         shown = event.copied(seq, None)
-        event = shown if event.raw is None else event.copied(seq, event.raw)
         history = self._history.get(event.room)
         if history is None:
             history = self._history[event.room] = _Window(self._replay)
@@ -96,7 +102,7 @@ class MemoryBus(Bus):
                 self._unsubscribe(sub)
                 sub.dropped = True
                 sub._end()
-        return event  # with its raw payload, for the audit log
+        return shown
 
     def subscribe(self, room: str, after_seq: int | None = None) -> MemorySubscription:
         history = self._history.get(room)

@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from bot.adapters.base import Adapter, SendError
-from bot.audit import AuditLog
+from bot.audit import OWN_RAW, AuditLog
 from bot.bus.redis import RedisBus, current_unit
 from bot.bus.redis_link import OUTAGE_ERRORS
 from bot.bus.stream_tail import Entries, StreamTail
@@ -48,15 +48,15 @@ class UnitAudit:
         self._audit = audit
         self._room = room
 
-    def write(self, event: Event) -> None:
+    def write(self, event: Event, raw: Any = OWN_RAW) -> None:
         if self._audit is None:
             return
         unit = current_unit(self._room)
         if unit is None:
-            self._audit.write(event)
+            self._audit.write(event, raw)
         else:
             audit = self._audit
-            unit.after_commit.append(lambda: audit.write(event))
+            unit.after_commit.append(lambda: audit.write(event, raw))
 
 
 class IngestPipeline(RoomPipeline):

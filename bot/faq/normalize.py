@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bot.faq.vocab import Vocabulary, canon
+from rules.pinyin_data import char_readings, pypinyin
 
 # single characters that carry grammar, not content: they never glue into an unknown word
 FUNCTION_CHARS = frozenset(
@@ -160,7 +161,7 @@ def _collapse_repeats(text: str) -> str:
 @functools.cache
 def valid_syllables() -> frozenset[str]:
     """Every toneless pinyin syllable pypinyin knows, with a vowel (no bare m/n/ng interjections)."""
-    from pypinyin.pinyin_dict import pinyin_dict
+    pinyin_dict = char_readings()
 
     out: set[str] = set()
     for readings in pinyin_dict.values():
@@ -192,9 +193,8 @@ def split_pinyin(word: str) -> list[str] | None:
 
 @functools.cache
 def _pinyin_of(word: str) -> tuple[str, ...]:
-    from pypinyin import Style, lazy_pinyin
-
-    return tuple(lazy_pinyin(word, style=Style.NORMAL, v_to_u=False, errors="ignore"))
+    p = pypinyin()
+    return tuple(p.lazy_pinyin(word, style=p.Style.NORMAL, v_to_u=False, errors="ignore"))
 
 
 def pinyin_key(word: str) -> str:

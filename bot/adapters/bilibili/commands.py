@@ -87,6 +87,12 @@ USERS_REMEMBERED = 1024
 if msgspec is not None:
     _Raw = msgspec.Raw
 
+    class _Meta15(msgspec.Struct):
+        """``info[0][15]``: only its ``extra`` JSON string; the user object beside it (most of the
+        payload) is skipped, not built."""
+
+        extra: Any = None
+
     class _Meta(msgspec.Struct, array_like=True):
         """``info[0]``: 16 or more elements; the ones no event needs stay undecoded (``Raw``)."""
 
@@ -105,7 +111,7 @@ if msgspec is not None:
         emoticon: Any
         m13: _Raw
         m14: _Raw
-        m15: Any
+        m15: _Meta15
 
     class _Info(msgspec.Struct, array_like=True):
         """``info``: 8 or more elements."""
@@ -418,15 +424,16 @@ class CommandParser:
         return _str(extra.get("id_str")), _str(extra.get("reply_uname"))
 
     def _extra_fields(self, meta15: Any) -> tuple[str, str]:
-        """(id_str, reply_uname) of the JSON document in ``meta15["extra"]``, decoding only those two
-        (msgspec); anything that decoder refuses gets ``_extra``'s verdict, so both read the same."""
-        raw = _dict(meta15).get("extra")
+        """(id_str, reply_uname) of the JSON document in ``meta15.extra`` (a typed ``_Meta15``),
+        decoding only those two (msgspec); anything that decoder refuses gets ``_extra``'s verdict,
+        so both read the same."""
+        raw = meta15.extra
         if not isinstance(raw, str) or not raw or len(raw) > MAX_EXTRA_JSON:
             return "", ""
         try:
             e = _EXTRA_DECODER.decode(raw)
         except _TYPED_ERRORS:
-            return self._extra_dict_fields(meta15)
+            return self._extra_dict_fields({"extra": raw})
         return _str(e.id_str), _str(e.reply_uname)
 
     @staticmethod
