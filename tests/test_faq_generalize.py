@@ -259,3 +259,14 @@ def test_the_encoder_as_a_ranking_needs_the_words_support_a_lead_and_the_thing_a
     # the entry never states what is asked (a time, an amount, a price)
     assert decide(Opinion("b", low_z, RANK_LEAD + 0.01, "a"), words, unstated={"b"})[0] is None
     assert decide(None, words) == (None, "")
+
+
+@pytest.mark.parametrize("text", ["主播家娃多大了", "主播家狗狗叫什么", "主播家的猫几岁了"])
+def test_the_anchors_home_with_or_without_de_is_the_anchor_as_a_person(shop: FaqMatcher, text: str) -> None:
+    # 主播家孩子 asks about the anchor as 主播家的孩子 does: never a question to the shop
+    assert shop.analyze(text)[1].cue == "personal"
+    assert shop.match(text).faq_id is None
+
+
+def test_the_anchors_home_before_the_shops_goods_is_still_a_question(shop: FaqMatcher) -> None:
+    assert shop.analyze("主播家猫粮怎么卖")[1].cue != "personal"
