@@ -124,11 +124,11 @@ def test_learned_problems_come_from_the_faq_itself(shop: FaqMatcher) -> None:
 def test_the_encoder_breaks_a_tie_only_between_the_words_two_nearest() -> None:
     words = {"a": 0.55, "b": 0.52, "c": 0.1}
     sure = Opinion("b", TIE_Z + 0.1, 0.02, "a")
-    assert decide(sure, "a", words, tie=("a", "b"))[0] == "b"
+    assert decide(sure, words, tie=("a", "b"))[0] == "b"
     # not without a tie, not below its z, and never for an entry outside the two
-    assert decide(sure, "a", words)[0] is None
-    assert decide(Opinion("b", TIE_Z - 0.3, 0.02, "a"), "a", words, tie=("a", "b"))[0] is None
-    assert decide(Opinion("c", TIE_Z + 0.1, 0.02, "a"), "a", words, tie=("a", "b"))[0] is None
+    assert decide(sure, words)[0] is None
+    assert decide(Opinion("b", TIE_Z - 0.3, 0.02, "a"), words, tie=("a", "b"))[0] is None
+    assert decide(Opinion("c", TIE_Z + 0.1, 0.02, "a"), words, tie=("a", "b"))[0] is None
 
 
 def test_new_merchant_sets_keep_their_share_of_chatter() -> None:
@@ -162,3 +162,111 @@ def test_a_variant_holding_another_table_word_stands_for_its_variants() -> None:
     assert strings["能放多久"] == "保质期" and strings["几天"] == "多久"
     assert strings["能放几天"] == "保质期"  # composed: 多久 spelt 几天 inside 能放多久
     assert "放几天" not in strings  # a three-character variant is too loose to compose (要放几天才能吃)
+
+
+UMBRELLA = """
+[[faq]]
+id = "frame"
+question = "结实吗？"
+answer = "伞骨是玻璃纤维的，八根，抗风不容易翻。"
+
+[[faq]]
+id = "uv"
+question = "防晒效果好吗？"
+answer = "涂了黑胶，UPF50+，能挡紫外线。"
+
+[[faq]]
+id = "open_size"
+question = "打开有多大？"
+answer = "打开直径105厘米，两个人也能打。"
+
+[[faq]]
+id = "shade"
+question = "有几种可选？"
+answer = "有黑色、藏青和浅粉三种。"
+
+[[faq]]
+id = "post"
+question = "走哪家？"
+answer = "默认中通，偏远地区走邮政。"
+
+[[faq]]
+id = "ship"
+question = "多久发出？"
+answer = "付款后48小时内发出。"
+
+[[faq]]
+id = "refund"
+question = "能退吗？"
+answer = "七天无理由，没拆封的都能退。"
+
+[[faq]]
+id = "auto"
+question = "是一键开收的吗？"
+answer = "是的，按伞柄上的按钮就能开和收。"
+"""
+
+
+@pytest.fixture(scope="module")
+def umbrella() -> FaqMatcher:
+    return build_matcher(parse_faq(UMBRELLA.encode("utf-8")), semantic=False)
+
+
+def _bag(m: FaqMatcher, entry_id: str):
+    """The entry's whole text (question and answer) as the matcher compares it."""
+    return m.bags[m._entry_at[entry_id]]
+
+
+def test_an_unknown_word_is_credited_by_characters_few_entries_write(umbrella: FaqMatcher) -> None:
+    from bot.faq.matcher import CHAR_CREDIT
+
+    # 骨头 is in no entry, but 骨 is written by one entry only (伞骨): evidence for that entry
+    assert "骨头" not in umbrella._df and "骨头" not in umbrella._answer_df
+    assert umbrella._credit("骨头", _bag(umbrella, "frame")) == pytest.approx(CHAR_CREDIT)
+    assert umbrella._credit("骨头", _bag(umbrella, "uv")) == 0.0
+    # a character the FAQ never writes makes it something else: only the plain shared-character credit
+    assert umbrella._credit("骨折", _bag(umbrella, "frame")) < CHAR_CREDIT / 2
+    # the characters must meet in one word of the entry, not be scattered over several
+    assert umbrella._credit("黑伞", _bag(umbrella, "uv")) < CHAR_CREDIT
+
+
+def test_a_class_name_is_credited_by_a_member_of_the_class(umbrella: FaqMatcher) -> None:
+    from bot.faq.matcher import NAME_CREDIT
+
+    # 快递 names the class of couriers; an answer naming 中通 answers it, one naming none does not
+    assert umbrella._credit("快递", _bag(umbrella, "post")) >= NAME_CREDIT
+    assert umbrella._credit("快递", _bag(umbrella, "refund")) == 0.0
+    assert umbrella._credit("颜色", _bag(umbrella, "shade")) >= NAME_CREDIT
+    for text, want in (("快递是哪家", "post"), ("什么颜色的", "shade")):
+        assert umbrella.match(text).faq_id == want, umbrella.match(text).why
+    # naming the class in a statement is still no question
+    assert umbrella.match("颜色好好看").faq_id is None
+
+
+def test_the_encoder_as_a_ranking_needs_the_words_support_a_lead_and_the_thing_asked() -> None:
+    from bot.faq.semantic import RANK_LEAD, RANK_WORDS, SURE_Z
+
+    words = {"a": RANK_WORDS + 0.05, "b": RANK_WORDS + 0.02, "c": 0.2}
+    low_z = SURE_Z - 1.5  # far from sure on its own: only the ranking can answer
+    assert decide(Opinion("b", low_z, RANK_LEAD + 0.01, "a"), words)[0] == "b"
+    # too small a lead over the encoder's runner-up
+    assert decide(Opinion("b", low_z, RANK_LEAD - 0.01, "a"), words)[0] is None
+    # not one of the words' two best
+    assert decide(Opinion("c", low_z, RANK_LEAD + 0.05, "a"), words)[0] is None
+    # the words gave it too little
+    weak = {"a": RANK_WORDS - 0.1, "b": RANK_WORDS - 0.15}
+    assert decide(Opinion("a", low_z, RANK_LEAD + 0.05, "b"), weak)[0] is None
+    # the entry never states what is asked (a time, an amount, a price)
+    assert decide(Opinion("b", low_z, RANK_LEAD + 0.01, "a"), words, unstated={"b"})[0] is None
+    assert decide(None, words) == (None, "")
+
+
+@pytest.mark.parametrize("text", ["主播家娃多大了", "主播家狗狗叫什么", "主播家的猫几岁了"])
+def test_the_anchors_home_with_or_without_de_is_the_anchor_as_a_person(shop: FaqMatcher, text: str) -> None:
+    # 主播家孩子 asks about the anchor as 主播家的孩子 does: never a question to the shop
+    assert shop.analyze(text)[1].cue == "personal"
+    assert shop.match(text).faq_id is None
+
+
+def test_the_anchors_home_before_the_shops_goods_is_still_a_question(shop: FaqMatcher) -> None:
+    assert shop.analyze("主播家猫粮怎么卖")[1].cue != "personal"

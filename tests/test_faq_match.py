@@ -344,6 +344,10 @@ def test_second_merchant_generalizes() -> None:
         # glasses: 配度数, 瞳距, 镜片; sealed during the faq5 work, run once when it was done: 28/35
         # right (80.0%), 0/19 NONE answered (before faq5: 25/35, 0/19). Blind target.
         ("glasses", 0.77, 0.03),
+        # written by a separate writer who never saw the bot; first run (words + encoder): children's
+        # bikes 46/55 (83.6%) 1/25, bakery 47/55 (85.5%) 1/25. Targets a little under the figures.
+        ("w7a", 0.81, 0.03),  # children's bikes and scooters: 尺寸, 组装, 折叠, 承重
+        ("w7b", 0.83, 0.05),  # bakery: 蛋糕尺寸, 预订, 冷链, 无糖, 复热
     ],
 )
 def test_unseen_merchants(name: str, min_right: float, max_none_answered: float) -> None:

@@ -780,7 +780,7 @@ class FaqMatcher:
         tie = tuple(c for c, _ in m.candidates[:2]) if m.reason == "ambiguous" else ()
         words = dict(m.candidates)
         unstated = {c for c in list(words)[:2] if self._unstated(weights, self._entry_at[c])}
-        faq_id, said = decide(opinion, m.best_id, words, tie, unstated=unstated)
+        faq_id, said = decide(opinion, words, tie, unstated=unstated)
         if faq_id is not None:
             index = next(i for i, e in enumerate(self.entries) if e.id == faq_id)
             # a price question is the one kind whose absence the answers show reliably (an amount of

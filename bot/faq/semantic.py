@@ -211,7 +211,6 @@ class SemanticIndex:
 
 def decide(
     opinion: Opinion | None,
-    best_id: str | None,
     words: dict[str, float],
     tie: tuple[str, ...] = (),
     *,
