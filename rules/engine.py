@@ -256,8 +256,10 @@ class RuleEngine:
         self._sound_fast = [fast[i] for i in _ids(t["sound_values_ids"])]
         self._find_sound = _automaton(t["sound_keys"])
         alike_info = []
-        for phrases, canonical in t["alike_values"]:
-            alike_info.append((self._by_bit(_phrase_tuple(phrases), by_bit_cache), tuple(canonical)))
+        for phrases, canonical, trigger_words in t["alike_values"]:
+            alike_info.append(
+                (self._by_bit(_phrase_tuple(phrases), by_bit_cache), tuple(canonical), tuple(trigger_words))
+            )
         self._alike_info = alike_info
         self._find_alikes = _automaton(t["alike_keys"])
         self._coder = SoundCoder.from_table(t["sound_table"])
@@ -390,6 +392,7 @@ class RuleEngine:
             offs = self._norm.offset_map(text, marked, norm)
         cands: list[tuple[int, int, tuple | None]] = []  # start, end, (rule, phrase) or allow
         pattern_ids: set[int] | None = None
+        covering: dict[int, list[tuple[int, int]]] = {}  # pattern -> key spans its matches must cover
         values = self._values
         for idx, start, end in found:
             mask, allow, latin_edge, triggers, by_bit = values[idx]
@@ -398,18 +401,30 @@ class RuleEngine:
             if triggers:
                 if pattern_ids is None:
                     pattern_ids = set()
-                pattern_ids.update(triggers)
+                for t in triggers:
+                    if t >= 0:
+                        pattern_ids.add(t)
+                    else:  # inherited from a trigger word inside this key: the match must cover the key
+                        covering.setdefault(-1 - t, []).append((start, end))
             if allow:
                 cands.append((start, end, None))
             elif mask & bit:
                 pick = by_bit[bit]  # None for a pure pattern trigger
                 if pick is not None:
                     cands.append((start, end, pick))
-        alikes = self._sound_alikes(norm, coded, bit) if alike else None
+        heard: list[tuple[int, int, str]] = []  # trigger words heard as a sound-alike (胃信 for 微信)
+        alikes = self._sound_alikes(norm, coded, bit, heard) if alike else None
         if alikes:
             cands.extend(alikes)
-        if pattern_ids:
-            cands = self._add_patterns(cands, pattern_ids, norm, offs, bit)
+        pattern_text = norm
+        if heard:
+            # The patterns read each such word as the trigger it sounds like; same length, same offsets.
+            pattern_ids = set() if pattern_ids is None else pattern_ids
+            for start, end, word in heard:
+                pattern_ids.update(values[key_index[word]][3])
+                pattern_text = pattern_text[:start] + word + pattern_text[end:]
+        if pattern_ids or covering:
+            cands = self._add_patterns(cands, pattern_ids or set(), pattern_text, offs, bit, covering)
         elif alikes:
             cands = _leftmost_longest(cands)
         contexts = self._contexts
@@ -447,17 +462,18 @@ class RuleEngine:
             hits.append(hit)
         return hits
 
-    def _sound_alikes(self, norm: str, coded: str, bit: int) -> list:
+    def _sound_alikes(self, norm: str, coded: str, bit: int, heard: list) -> list:
         """Candidates that sound like a phrase (全网醉低价, 权威机枸, 威心) without being one of its
-        spellings, where the sound-alike is sure to be meant (see _plausible_alike)."""
+        spellings, where the sound-alike is sure to be meant (see _plausible_alike). Sound-alikes of a
+        pattern's trigger words go to `heard` as (start, end, trigger word) instead."""
         out = []
         info = self._alike_info
         keys = self._key_index
         checks = 0
         for idx, start, end in self._find_alikes(coded):
-            by_bit, canonical = info[idx]
+            by_bit, canonical, trigger_words = info[idx]
             pick = by_bit[bit]
-            if pick is None:
+            if pick is None and not trigger_words:
                 continue
             said = norm[start:end]
             if said in keys:
@@ -469,18 +485,24 @@ class RuleEngine:
                 self.alikes_skipped += 1
                 log.warning("sound-alike checks capped at %d in a line of %d characters", MAX_ALIKE_CHECKS, len(norm))
                 break
-            if _plausible_alike(norm, start, end, canonical):
+            if pick is not None and _plausible_alike(norm, start, end, canonical):
                 out.append((start, end, pick))
+            elif pick is None and _plausible_alike(norm, start, end, trigger_words):
+                heard.append((start, end, _closest(trigger_words, said)))
         return out
 
-    def _add_patterns(self, cands, pattern_ids, norm, offs, bit):  # type: ignore[no-untyped-def]
-        """Add matches of the triggered patterns, then select leftmost-longest again."""
+    def _add_patterns(self, cands, pattern_ids, norm, offs, bit, covering):  # type: ignore[no-untyped-def]
+        """Add matches of the triggered patterns, then select leftmost-longest again. A pattern only
+        `covering` names counts where its match covers one of the key spans listed for it."""
         masks = self._rule_masks
-        for pidx in pattern_ids:
+        for pidx in pattern_ids | covering.keys():
             pat = self._patterns[pidx]
             if not masks[pat.rule] & bit:
                 continue
+            spans = None if pidx in pattern_ids else covering[pidx]
             for m in pat.regex.finditer(norm):
+                if spans is not None and not any(m.start() <= s and e <= m.end() for s, e in spans):
+                    continue
                 if m.end() > m.start() and _latin_edges_ok(norm, offs, m.start(), m.end()):
                     if pat.gap is not None:  # a phrase with fillers between its words
                         found = _gap_phrase(m, pat.gap)
@@ -790,6 +812,11 @@ def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]
         if w_end - w_start >= 2 and freq.get(norm[w_start + lo : w_end + lo], 0) >= ORDINARY_WORD_FREQ:
             return False  # ...or is an ordinary word of its own
     return True
+
+
+def _closest(words: tuple[str, ...], said: str) -> str:
+    """The word said differs least from (the first of equals)."""
+    return min(words, key=lambda w: sum(a != b for a, b in zip(w, said, strict=False)))
 
 
 def _on_word_boundaries(norm: str, start: int, end: int) -> bool:
