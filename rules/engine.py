@@ -493,7 +493,10 @@ class RuleEngine:
 
     def _add_patterns(self, cands, pattern_ids, norm, offs, bit, covering):  # type: ignore[no-untyped-def]
         """Add matches of the triggered patterns, then select leftmost-longest again. A pattern only
-        `covering` names counts where its match covers one of the key spans listed for it."""
+        `covering` names counts where its match starts with one of the key spans listed for it and reaches
+        a word past it, two characters or more (a match that starts earlier would take the words before
+        the key, a cancelling 还能 or 就, into the term; one stray character more, 全网最低你, says no more
+        than the key and may swallow the next claim)."""
         masks = self._rule_masks
         for pidx in pattern_ids | covering.keys():
             pat = self._patterns[pidx]
@@ -501,7 +504,7 @@ class RuleEngine:
                 continue
             spans = None if pidx in pattern_ids else covering[pidx]
             for m in pat.regex.finditer(norm):
-                if spans is not None and not any(m.start() <= s and e <= m.end() for s, e in spans):
+                if spans is not None and not any(m.start() == s and e + 2 <= m.end() for s, e in spans):
                     continue
                 if m.end() > m.start() and _latin_edges_ok(norm, offs, m.start(), m.end()):
                     if pat.gap is not None:  # a phrase with fillers between its words

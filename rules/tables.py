@@ -124,15 +124,23 @@ def build_tables(
     # longer key, and a phrase (100%能) or a gap pattern's left word (全网最) would otherwise hide the
     # trigger (100%) and its patterns (百分之百能解决). Allow-contexts are left out: they are there to
     # make the words they hold innocent.
-    # A gap pattern's left word passes the triggers on as they are; any other key passes them on marked
-    # (-1 - id): those patterns only count where their match covers the key (100%能 inside 百分之百能解决,
-    # not 效果百分之百 overlapping 百分之百有效, which stays the phrase it was).
+    # A gap pattern's left word passes the triggers on as they are. Any other key passes on
+    # those of the trigger words of two characters or more inside it, marked (-1 - id):
+    # those patterns only count where their match starts with the key and reaches two
+    # characters past it (100%能 inside 百分之百能解决; 效果百分之百 does not take
+    # 百分之百有效, which stays the phrase it was). A one-character trigger (最, 治) stands
+    # inside hundreds of phrases the packs list as their own, more precise reading
+    # (最香, 治胃病), and is not passed on.
     gap_only = set(gap_masks) - set(phrase_map) - allow_keys
-    inherited, inherited_masks = _inherited_triggers(set(all_keys) - allow_keys, trigger_map, scope_mask)
-    for key, found in inherited.items():
-        if key not in gap_only:
-            own = set(trigger_map.get(key, ()))
-            inherited[key] = tuple(sorted(own)) + tuple(-1 - t for t in found if t not in own)
+    words = {t: p for t, p in trigger_map.items() if len(t) >= 2}
+    inherited, inherited_masks = _inherited_triggers(gap_only, trigger_map, scope_mask)
+    hidden, hidden_masks = _inherited_triggers(set(all_keys) - allow_keys - gap_only, words, scope_mask)
+    for key, found in hidden.items():
+        own = set(trigger_map.get(key, ()))
+        marked = tuple(-1 - t for t in found if t not in own)
+        if marked:
+            inherited[key] = tuple(sorted(own)) + marked
+            inherited_masks[key] = hidden_masks[key]
     values = []
     for key in all_keys:
         phrases = tuple(sorted(phrase_map.get(key, ()), key=lambda p: -p[0]))
