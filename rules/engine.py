@@ -229,8 +229,11 @@ class RuleEngine:
         self._phrase_count = t["phrase_count"]
         self._sound_phrases = t["sound_phrases"]
         by_bit_cache: dict[tuple, tuple] = {}
+        # Triggers split into the patterns a key points at directly and those it passes on from a trigger
+        # word inside it (stored as -1 - id: their match must start at the key, see _add_patterns).
         distinct = [
-            (mask, allow, latin_edge, tuple(triggers), self._by_bit(_phrase_tuple(phrases), by_bit_cache))
+            (mask, allow, latin_edge, tuple(x for x in triggers if x >= 0), tuple(-1 - x for x in triggers if x < 0),
+             self._by_bit(_phrase_tuple(phrases), by_bit_cache))
             for mask, allow, latin_edge, triggers, phrases in t["values"]
         ]
         # The value is flat so the hot loops unpack it in one step (no attribute lookups).
@@ -395,17 +398,16 @@ class RuleEngine:
         covering: dict[int, list[tuple[int, int]]] = {}  # pattern -> key spans its matches must cover
         values = self._values
         for idx, start, end in found:
-            mask, allow, latin_edge, triggers, by_bit = values[idx]
+            mask, allow, latin_edge, triggers, hidden, by_bit = values[idx]
             if latin_edge and not _latin_edges_ok(norm, offs, start, end):
                 continue
             if triggers:
                 if pattern_ids is None:
                     pattern_ids = set()
-                for t in triggers:
-                    if t >= 0:
-                        pattern_ids.add(t)
-                    else:  # inherited from a trigger word inside this key: the match must cover the key
-                        covering.setdefault(-1 - t, []).append((start, end))
+                pattern_ids.update(triggers)
+            if hidden:  # passed on from a trigger word inside this key: the match must start at the key
+                for t in hidden:
+                    covering.setdefault(t, []).append((start, end))
             if allow:
                 cands.append((start, end, None))
             elif mask & bit:
@@ -498,15 +500,18 @@ class RuleEngine:
         the key, a cancelling 还能 or 就, into the term; one stray character more, 全网最低你, says no more
         than the key and may swallow the next claim)."""
         masks = self._rule_masks
-        for pidx in pattern_ids | covering.keys():
+        for pidx in (pattern_ids | covering.keys()) if covering else pattern_ids:
             pat = self._patterns[pidx]
             if not masks[pat.rule] & bit:
                 continue
-            spans = None if pidx in pattern_ids else covering[pidx]
-            for m in pat.regex.finditer(norm):
-                if spans is not None and not any(m.start() == s and e + 2 <= m.end() for s, e in spans):
-                    continue
-                if m.end() > m.start() and _latin_edges_ok(norm, offs, m.start(), m.end()):
+            if pidx in pattern_ids:
+                found_matches: Iterable[re.Match[str] | None] = pat.regex.finditer(norm)
+            else:  # only a match anchored at a key that hides the trigger (one regex step per key)
+                found_matches = (pat.regex.match(norm, s) for s, _e in covering[pidx])
+                found_matches = [m for m, (_s, e) in zip(found_matches, covering[pidx], strict=True)
+                                 if m is not None and e + 2 <= m.end()]
+            for m in found_matches:
+                if m is not None and m.end() > m.start() and _latin_edges_ok(norm, offs, m.start(), m.end()):
                     if pat.gap is not None:  # a phrase with fillers between its words
                         found = _gap_phrase(m, pat.gap)
                         if found is not None:

@@ -137,7 +137,13 @@ def build_tables(
     hidden, hidden_masks = _inherited_triggers(set(all_keys) - allow_keys - gap_only, words, scope_mask)
     for key, found in hidden.items():
         own = set(trigger_map.get(key, ()))
-        marked = tuple(-1 - t for t in found if t not in own)
+        # Not a gap pattern (its left word is no claim of its own), nor a pattern of a rule the key is
+        # already a phrase of (that would only reword the same hit, at the cost of a regex per hit).
+        rules_of_key = {r for r, _p in phrase_map.get(key, ())}
+        marked = tuple(
+            -1 - t for t in found
+            if t not in own and patterns[t][3] is None and patterns[t][0] not in rules_of_key
+        )
         if marked:
             inherited[key] = tuple(sorted(own)) + marked
             inherited_masks[key] = hidden_masks[key]
