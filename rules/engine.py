@@ -229,8 +229,11 @@ class RuleEngine:
         self._phrase_count = t["phrase_count"]
         self._sound_phrases = t["sound_phrases"]
         by_bit_cache: dict[tuple, tuple] = {}
+        # Triggers split into the patterns a key points at directly and those it passes on from a trigger
+        # word inside it (stored as -1 - id: their match must start at the key, see _add_patterns).
         distinct = [
-            (mask, allow, latin_edge, tuple(triggers), self._by_bit(_phrase_tuple(phrases), by_bit_cache))
+            (mask, allow, latin_edge, tuple(x for x in triggers if x >= 0), tuple(-1 - x for x in triggers if x < 0),
+             self._by_bit(_phrase_tuple(phrases), by_bit_cache))
             for mask, allow, latin_edge, triggers, phrases in t["values"]
         ]
         # The value is flat so the hot loops unpack it in one step (no attribute lookups).
@@ -256,8 +259,10 @@ class RuleEngine:
         self._sound_fast = [fast[i] for i in _ids(t["sound_values_ids"])]
         self._find_sound = _automaton(t["sound_keys"])
         alike_info = []
-        for phrases, canonical in t["alike_values"]:
-            alike_info.append((self._by_bit(_phrase_tuple(phrases), by_bit_cache), tuple(canonical)))
+        for phrases, canonical, trigger_words in t["alike_values"]:
+            alike_info.append(
+                (self._by_bit(_phrase_tuple(phrases), by_bit_cache), tuple(canonical), tuple(trigger_words))
+            )
         self._alike_info = alike_info
         self._find_alikes = _automaton(t["alike_keys"])
         self._coder = SoundCoder.from_table(t["sound_table"])
@@ -390,26 +395,38 @@ class RuleEngine:
             offs = self._norm.offset_map(text, marked, norm)
         cands: list[tuple[int, int, tuple | None]] = []  # start, end, (rule, phrase) or allow
         pattern_ids: set[int] | None = None
+        covering: dict[int, list[tuple[int, int]]] = {}  # pattern -> key spans its matches must cover
         values = self._values
         for idx, start, end in found:
-            mask, allow, latin_edge, triggers, by_bit = values[idx]
+            mask, allow, latin_edge, triggers, hidden, by_bit = values[idx]
             if latin_edge and not _latin_edges_ok(norm, offs, start, end):
                 continue
             if triggers:
                 if pattern_ids is None:
                     pattern_ids = set()
                 pattern_ids.update(triggers)
+            if hidden:  # passed on from a trigger word inside this key: the match must start at the key
+                for t in hidden:
+                    covering.setdefault(t, []).append((start, end))
             if allow:
                 cands.append((start, end, None))
             elif mask & bit:
                 pick = by_bit[bit]  # None for a pure pattern trigger
                 if pick is not None:
                     cands.append((start, end, pick))
-        alikes = self._sound_alikes(norm, coded, bit) if alike else None
+        heard: list[tuple[int, int, str]] = []  # trigger words heard as a sound-alike (胃信 for 微信)
+        alikes = self._sound_alikes(norm, coded, bit, heard) if alike else None
         if alikes:
             cands.extend(alikes)
-        if pattern_ids:
-            cands = self._add_patterns(cands, pattern_ids, norm, offs, bit)
+        pattern_text = norm
+        if heard:
+            # The patterns read each such word as the trigger it sounds like; same length, same offsets.
+            pattern_ids = set() if pattern_ids is None else pattern_ids
+            for start, end, word in heard:
+                pattern_ids.update(values[key_index[word]][3])
+                pattern_text = pattern_text[:start] + word + pattern_text[end:]
+        if pattern_ids or covering:
+            cands = self._add_patterns(cands, pattern_ids or set(), pattern_text, offs, bit, covering)
         elif alikes:
             cands = _leftmost_longest(cands)
         contexts = self._contexts
@@ -447,17 +464,18 @@ class RuleEngine:
             hits.append(hit)
         return hits
 
-    def _sound_alikes(self, norm: str, coded: str, bit: int) -> list:
+    def _sound_alikes(self, norm: str, coded: str, bit: int, heard: list) -> list:
         """Candidates that sound like a phrase (全网醉低价, 权威机枸, 威心) without being one of its
-        spellings, where the sound-alike is sure to be meant (see _plausible_alike)."""
+        spellings, where the sound-alike is sure to be meant (see _plausible_alike). Sound-alikes of a
+        pattern's trigger words go to `heard` as (start, end, trigger word) instead."""
         out = []
         info = self._alike_info
         keys = self._key_index
         checks = 0
         for idx, start, end in self._find_alikes(coded):
-            by_bit, canonical = info[idx]
+            by_bit, canonical, trigger_words = info[idx]
             pick = by_bit[bit]
-            if pick is None:
+            if pick is None and not trigger_words:
                 continue
             said = norm[start:end]
             if said in keys:
@@ -469,19 +487,31 @@ class RuleEngine:
                 self.alikes_skipped += 1
                 log.warning("sound-alike checks capped at %d in a line of %d characters", MAX_ALIKE_CHECKS, len(norm))
                 break
-            if _plausible_alike(norm, start, end, canonical):
+            if pick is not None and _plausible_alike(norm, start, end, canonical):
                 out.append((start, end, pick))
+            elif pick is None and _plausible_alike(norm, start, end, trigger_words):
+                heard.append((start, end, _closest(trigger_words, said)))
         return out
 
-    def _add_patterns(self, cands, pattern_ids, norm, offs, bit):  # type: ignore[no-untyped-def]
-        """Add matches of the triggered patterns, then select leftmost-longest again."""
+    def _add_patterns(self, cands, pattern_ids, norm, offs, bit, covering):  # type: ignore[no-untyped-def]
+        """Add matches of the triggered patterns, then select leftmost-longest again. A pattern only
+        `covering` names counts where its match starts with one of the key spans listed for it and reaches
+        a word past it, two characters or more (a match that starts earlier would take the words before
+        the key, a cancelling 还能 or 就, into the term; one stray character more, 全网最低你, says no more
+        than the key and may swallow the next claim)."""
         masks = self._rule_masks
-        for pidx in pattern_ids:
+        for pidx in (pattern_ids | covering.keys()) if covering else pattern_ids:
             pat = self._patterns[pidx]
             if not masks[pat.rule] & bit:
                 continue
-            for m in pat.regex.finditer(norm):
-                if m.end() > m.start() and _latin_edges_ok(norm, offs, m.start(), m.end()):
+            if pidx in pattern_ids:
+                found_matches: Iterable[re.Match[str] | None] = pat.regex.finditer(norm)
+            else:  # only a match anchored at a key that hides the trigger (one regex step per key)
+                found_matches = (pat.regex.match(norm, s) for s, _e in covering[pidx])
+                found_matches = [m for m, (_s, e) in zip(found_matches, covering[pidx], strict=True)
+                                 if m is not None and e + 2 <= m.end()]
+            for m in found_matches:
+                if m is not None and m.end() > m.start() and _latin_edges_ok(norm, offs, m.start(), m.end()):
                     if pat.gap is not None:  # a phrase with fillers between its words
                         found = _gap_phrase(m, pat.gap)
                         if found is not None:
@@ -790,6 +820,11 @@ def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]
         if w_end - w_start >= 2 and freq.get(norm[w_start + lo : w_end + lo], 0) >= ORDINARY_WORD_FREQ:
             return False  # ...or is an ordinary word of its own
     return True
+
+
+def _closest(words: tuple[str, ...], said: str) -> str:
+    """The word said differs least from (the first of equals)."""
+    return min(words, key=lambda w: sum(a != b for a, b in zip(w, said, strict=False)))
 
 
 def _on_word_boundaries(norm: str, start: int, end: int) -> bool:

@@ -120,10 +120,33 @@ def build_tables(
                     gap_rights.setdefault(t, set()).update(rights)
 
     all_keys = sorted(set(phrase_map) | allow_keys | set(trigger_map))
-    # Only the keys gap patterns add (全网最) inherit: the packs were written knowing which of their
-    # own phrases stand over which trigger words.
+    # Every key that stands over a trigger word inherits its triggers: leftmost-longest reports the
+    # longer key, and a phrase (100%能) or a gap pattern's left word (全网最) would otherwise hide the
+    # trigger (100%) and its patterns (百分之百能解决). Allow-contexts are left out: they are there to
+    # make the words they hold innocent.
+    # A gap pattern's left word passes the triggers on as they are. Any other key passes on
+    # those of the trigger words of two characters or more inside it, marked (-1 - id):
+    # those patterns only count where their match starts with the key and reaches two
+    # characters past it (100%能 inside 百分之百能解决; 效果百分之百 does not take
+    # 百分之百有效, which stays the phrase it was). A one-character trigger (最, 治) stands
+    # inside hundreds of phrases the packs list as their own, more precise reading
+    # (最香, 治胃病), and is not passed on.
     gap_only = set(gap_masks) - set(phrase_map) - allow_keys
+    words = {t: p for t, p in trigger_map.items() if len(t) >= 2}
     inherited, inherited_masks = _inherited_triggers(gap_only, trigger_map, scope_mask)
+    hidden, hidden_masks = _inherited_triggers(set(all_keys) - allow_keys - gap_only, words, scope_mask)
+    for key, found in hidden.items():
+        own = set(trigger_map.get(key, ()))
+        # Not a gap pattern (its left word is no claim of its own), nor a pattern of a rule the key is
+        # already a phrase of (that would only reword the same hit, at the cost of a regex per hit).
+        rules_of_key = {r for r, _p in phrase_map.get(key, ())}
+        marked = tuple(
+            -1 - t for t in found
+            if t not in own and patterns[t][3] is None and patterns[t][0] not in rules_of_key
+        )
+        if marked:
+            inherited[key] = tuple(sorted(own)) + marked
+            inherited_masks[key] = hidden_masks[key]
     values = []
     for key in all_keys:
         phrases = tuple(sorted(phrase_map.get(key, ()), key=lambda p: -p[0]))
@@ -135,7 +158,15 @@ def build_tables(
         values.append((mask, allow, latin_edge, triggers, phrases))
 
     coder = SoundCoder(lookalikes)
-    sound = _sound_tables(rules, masks, all_keys, values, gap_masks, gap_rights, coder, fold)
+    # Trigger words heard as a sound-alike (胃信 for 微信) may point at their patterns too, for rules
+    # whose `phonetic` length the word reaches (see _sound_tables).
+    sound_triggers: dict[str, int] = {}
+    for t, pidxs in trigger_map.items():
+        for pidx in pidxs:
+            rule = rules[patterns[pidx][0]]
+            if patterns[pidx][3] is None and rule.phonetic and len(t) >= max(2, rule.phonetic) and all(map(_is_cjk, t)):
+                sound_triggers[t] = sound_triggers.get(t, 0) | masks[patterns[pidx][0]]
+    sound = _sound_tables(rules, masks, all_keys, values, gap_masks, gap_rights, coder, fold, sound_triggers)
     # Doubling a character at a key's edge cannot hide the key (最最低 still contains 最低), so the fast
     # path only looks for doubled characters that occur inside some key (a small, cheap class).
     interior = "".join(sorted(set(_CJK_CHAR.findall("\n".join(k[1:-1] for k in all_keys)))))
@@ -162,15 +193,15 @@ def release_build_caches() -> None:
         cached.cache_clear()
 
 
-def _sound_tables(rules, masks, keys, values, gap_masks, gap_rights, coder, fold) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _sound_tables(rules, masks, keys, values, gap_masks, gap_rights, coder, fold, triggers) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Every key in its sound form (see phonetic.py). A coded key stands for its exact spellings (which
     the exact automaton reports on the slow path) and, for phrases of rules with `phonetic` set and
     enough ideographs, for any sound-alike of them."""
-    # coded key -> [exact mask, sound-alike phrases, sound-alike mask, gap mask, gap rights]
+    # coded key -> [exact mask, sound-alike phrases, sound-alike mask, gap mask, gap rights, trigger words]
     entries: dict[str, list] = {}
 
     def entry_for(coded: str) -> list:
-        return entries.setdefault(coded, [0, [], 0, 0, set()])
+        return entries.setdefault(coded, [0, [], 0, 0, set(), set()])
 
     for key, value in zip(keys, values, strict=True):
         entry = entry_for(coder.code(key))
@@ -191,16 +222,23 @@ def _sound_tables(rules, masks, keys, values, gap_masks, gap_rights, coder, fold
                 entry = entry_for(coded)
                 entry[2] |= masks[ridx]
                 entry[1].append((ridx, phrase))
+    for word, mask in triggers.items():
+        for coded in sorted(coder.keys(word)):
+            entry = entry_for(coded)
+            entry[2] |= mask
+            entry[5].add(word)
     sound_keys = list(entries)
     sound_values = [(e[0], e[2], e[3], tuple(sorted(e[4]))) for e in entries.values()]
     # The slow path looks for sound-alikes with an automaton of the sound-matched phrases alone, so a
     # longer exact key in sound form (全网最, a pattern's trigger) cannot hide one (全网醉火).
-    alike_keys = [k for k in sound_keys if entries[k][1]]
+    alike_keys = [k for k in sound_keys if entries[k][1] or entries[k][5]]
     alike_values = []
     for k in alike_keys:
         alikes = entries[k][1]
         canonical = tuple(dict.fromkeys(fold(p) for _r, p in alikes))
-        alike_values.append((tuple(sorted(alikes, key=lambda p: -p[0])), canonical))
+        # The third field: the trigger words this sound key stands for (their sound-alikes are read as
+        # the word when the engine looks for patterns).
+        alike_values.append((tuple(sorted(alikes, key=lambda p: -p[0])), canonical, tuple(sorted(entries[k][5]))))
     return {
         "sound_keys": sound_keys,
         **_indexed("sound_values", sound_values),
