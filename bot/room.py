@@ -85,6 +85,8 @@ class RoomPipeline:
     ) -> None:
         self.room = room
         self.bus = bus
+        #: the bus's publish that never waits (the in-memory bus), for ``handle_viewer_now``; else None
+        self._publish_now: Callable[[Event], Event] | None = getattr(bus, "publish_now", None)
         self.audit = audit
         # a callable, so a hot-reloaded rule set reaches the next utterance without a restart
         self._rules = rules
@@ -130,12 +132,9 @@ class RoomPipeline:
         """``handle`` without a coroutine, for what never waits: a viewer's chat line (or any event
         that is not the anchor's) on a bus whose publish never waits. False: nothing was done, use
         ``handle``. A room's consumer takes a whole batch of viewer lines this way in one go."""
-        publish_now = getattr(self.bus, "publish_now", None)
-        if publish_now is None or isinstance(event, AnchorSpeech):
-            return False
-        user = event.user
-        if isinstance(event, ChatMessage) and user is not None and user.is_anchor:
-            return False  # the anchor's line is checked by the rules: the async path
+        publish_now = self._publish_now
+        if publish_now is None or isinstance(event, AnchorSpeech) or self._anchor_line(event):
+            return False  # what the rules check takes the async path
         self.counters["events"] += 1
         try:
             self._after_publish(publish_now(event), event.raw)
@@ -152,12 +151,16 @@ class RoomPipeline:
             assert isinstance(published, AnchorSpeech)
             await self._check_speech(published)
         elif isinstance(event, ChatMessage):
-            user = event.user
-            if user is not None and user.is_anchor and not self._is_bot(user):
+            if self._anchor_line(event):
                 assert isinstance(published, ChatMessage)
                 await self._check_chat(published)
             else:
                 self._viewer_chat(event)
+
+    def _anchor_line(self, event: Event) -> bool:
+        """A chat line from the anchor's account (not our bot's echo): the rules check it."""
+        user = event.user
+        return isinstance(event, ChatMessage) and user is not None and user.is_anchor and not self._is_bot(user)
 
     def _is_bot(self, user: User) -> bool:
         return user.id in self.bot_user_ids or "bot" in user.roles

@@ -330,7 +330,8 @@ class RoomRunner:
                 self.submit(event)
                 # a socket with a backlog never suspends its reader: receiving (decoding, and the
                 # audit write of what the viewers' lane cannot take) shares a budget per loop round
-                await RECEIVE_BUDGET.turn()
+                if not RECEIVE_BUDGET.ready():
+                    await RECEIVE_BUDGET.turn()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
