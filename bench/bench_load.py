@@ -13,14 +13,17 @@ What runs:
   built-in rule packs), its audit log in a temporary directory;
 - once a second, a speech segment with a banned phrase is POSTed to a room's ingest and timed until
   its warning arrives on that room's overlay websocket;
-- a parse-only client in its own subprocess (``--parse-only-client``), connected to every room at
-  the same time and fed the same frames: websocket, brotli, packet split, ``json.loads``, cmd and
-  text out; nothing else. blivedm 1.1 is not installable here (PyPI has only blivedm 0.1.1 of
-  2023), so this stands in for "what a bare parser costs" (``--no-baseline`` to skip it).
+- two parse-only clients, each in its own subprocess (``--parse-only-client``), connected to every
+  room at the same time and fed the same frames. blivedm 1.1 is not installable here (PyPI has
+  only blivedm 0.1.1 of 2023), so they stand in for it: ``bare`` does the least any client must
+  (websocket, brotli, packet split, ``json.loads``, cmd and text out; a floor), ``blivedm`` the
+  steps blivedm 1.1's client takes for each danmaku (``bench/blivedm_like.py``: brotli in the
+  thread pool, a coroutine per packet, handler dispatch, its message dataclass filled). livebot's
+  figure is printed as a share of each (``--no-baseline`` skips both).
 
 Printed: messages handled/sent (from the audit log), livebot's messages per CPU-second next to the
-parse-only client's, warning latency p50/p99 (and how many never came), shed counts from
-``/healthz``, peak RSS of both processes; in the join mode, the seconds until all rooms were
+parse-only clients', warning latency p50/p99 (and how many never came), shed counts from
+``/healthz``, peak RSS of each process; in the join mode, the seconds until all rooms were
 ``connected``. The machine is whatever it is: run it twice and on a quiet machine for figures.
 """
 
@@ -48,12 +51,16 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import blivedm_like  # noqa: E402 - bench/ is on sys.path when run as a script
+
 from tests.loopback.bilibili import BilibiliLoopback, Conn, danmu, pack  # noqa: E402
 from tests.loopback.common import free_port  # noqa: E402
 
 FIRST_ROOM_ID = 9_100_001
 VIOLATION = "家人们这款面霜是全网最低价，"
 HDR = struct.Struct(">IHHII")
+#: the parse-only clients run next to livebot, by style: what each stands for
+BASELINE_STYLES = {"bare": "bare parse", "blivedm": "blivedm 1.1's steps"}
 
 
 # --- the loopback server, many rooms ------------------------------------------------------------
@@ -306,8 +313,9 @@ def pct(values: list[float], q: float) -> float:
 # --- the parse-only client ----------------------------------------------------------------------
 
 
-async def parse_only_client(port: int, room_ids: list[int], out: Path) -> None:
-    """What a bare parser does with the same frames: websocket, brotli, packets, json, cmd/text."""
+async def parse_only_client(port: int, room_ids: list[int], out: Path, style: str) -> None:
+    """A parse-only client on the same frames: ``bare`` (websocket, brotli, packets, json, cmd/text:
+    a floor) or ``blivedm`` (the steps of blivedm 1.1's client, ``bench/blivedm_like.py``)."""
     counts = {"messages": 0}
     decoder = json.JSONDecoder()
 
@@ -328,12 +336,20 @@ async def parse_only_client(port: int, room_ids: list[int], out: Path) -> None:
                     _text, _uid, _name = info[1], info[2][0], info[2][1]
                     counts["messages"] += 1
 
+    def on_danmaku(_message: blivedm_like.DanmakuMessage) -> None:
+        counts["messages"] += 1
+
     async def room(http: aiohttp.ClientSession, room_id: int) -> None:
         auth = json.dumps({"uid": 0, "roomid": room_id, "protover": 3, "platform": "web", "type": 2}).encode()
+        like = blivedm_like.Parser(blivedm_like.Handler(on_danmaku))
         async with http.ws_connect(f"ws://127.0.0.1:{port}/sub", max_msg_size=1 << 22) as ws:
             await ws.send_bytes(HDR.pack(16 + len(auth), 16, 1, 7, 1) + auth)
             async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.BINARY:
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    continue
+                if style == "blivedm":
+                    await like.on_ws_message(msg.data)
+                else:
                     parse(msg.data)
 
     def report(*_: Any) -> None:
@@ -360,13 +376,14 @@ async def run(args: argparse.Namespace) -> int:
     config = write_config(tmp, server, room_ids, port, faq=not args.no_faq)
     base = f"http://127.0.0.1:{port}"
     bot = Proc([sys.executable, "-m", "bot", "run", "--config", str(config)], tmp / "livebot.log")
-    baseline: Proc | None = None
-    counts_file = tmp / "parse_only.json"
+    # the parse-only clients by style, each in its own process (see parse_only_client)
+    baselines: dict[str, Proc] = {}
     if args.rate and not args.no_baseline:
-        baseline = Proc(
-            [sys.executable, __file__, "--parse-only-client", str(server.port), str(counts_file), str(args.rooms)],
-            tmp / "parse_only.log",
-        )
+        for style in BASELINE_STYLES:
+            client_args = ["--parse-only-client", str(server.port), str(tmp / f"parse_only_{style}.json")]
+            baselines[style] = Proc(
+                [sys.executable, __file__, *client_args, str(args.rooms), style], tmp / f"parse_only_{style}.log"
+            )
     rows: list[tuple[str, str]] = []
     try:
         async with aiohttp.ClientSession() as http:
@@ -378,7 +395,7 @@ async def run(args: argparse.Namespace) -> int:
             if not args.rate:
                 rows.append(("livebot peak RSS", f"{bot.peak_rss_mb():.0f} MB"))
                 return print_table(args, rows, tmp)
-            want = args.rooms * (2 if baseline else 1)
+            want = args.rooms * (1 + len(baselines))
             deadline = time.monotonic() + 30
             while sum(len(c) for c in server.by_room.values()) < want and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
@@ -392,7 +409,7 @@ async def run(args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.25)
             before = await healthz(http, base) or {}
             cpu0 = bot.cpu_seconds()
-            base_cpu0 = baseline.cpu_seconds() if baseline else 0.0
+            base_cpu0 = {style: proc.cpu_seconds() for style, proc in baselines.items()}
             # the speech client runs in its own process: this one is busy sending the load, and
             # its own loop delays must not count as livebot's latency
             speech_out = tmp / "speech.json"
@@ -444,9 +461,10 @@ async def run(args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.25)
             wall = time.monotonic() - t0
             cpu = bot.cpu_seconds() - cpu0
-            base_cpu = (baseline.cpu_seconds() - base_cpu0) if baseline else 0.0
-            if baseline:
-                baseline.popen.send_signal(signal.SIGUSR1)
+            base_cpu = {style: proc.cpu_seconds() - base_cpu0[style] for style, proc in baselines.items()}
+            for proc in baselines.values():
+                proc.popen.send_signal(signal.SIGUSR1)
+            if baselines:
                 await asyncio.sleep(0.5)
         sent = args.rooms * int(args.rate * args.seconds)
         peak = bot.peak_rss_mb()
@@ -470,11 +488,17 @@ async def run(args: argparse.Namespace) -> int:
                 f"{faq_cpu:.1f} CPU s (without it: {unique / max(cpu - faq_cpu, 1e-9):,.0f} per CPU-second)",
             ),
         ]
-        if baseline:
+        ours = unique / max(cpu, 1e-9)
+        for style, proc in baselines.items():
+            counts_file = tmp / f"parse_only_{style}.json"
             parsed = json.loads(counts_file.read_text()).get("messages", 0) if counts_file.exists() else 0
+            theirs = parsed / max(base_cpu[style], 1e-9)
             rows += [
-                ("parse-only msgs per CPU-second", f"{parsed / max(base_cpu, 1e-9):,.0f} ({parsed:,} parsed)"),
-                ("parse-only peak RSS", f"{baseline.peak_rss_mb():.0f} MB"),
+                (
+                    f"parse-only ({BASELINE_STYLES[style]}) msgs per CPU-second",
+                    f"{theirs:,.0f} ({parsed:,} parsed; livebot at {100 * ours / max(theirs, 1e-9):.0f}% of it)",
+                ),
+                (f"parse-only ({style}) peak RSS", f"{proc.peak_rss_mb():.0f} MB"),
             ]
         rows += [
             (
@@ -498,8 +522,8 @@ async def run(args: argparse.Namespace) -> int:
         ]
         return print_table(args, rows, tmp)
     finally:
-        if baseline is not None:
-            baseline.stop()
+        for proc in baselines.values():
+            proc.stop()
         bot.stop()
         await server.stop()
 
@@ -537,7 +561,8 @@ def main() -> int:
         return 0
     if len(sys.argv) > 1 and sys.argv[1] == "--parse-only-client":
         port, out, rooms = int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
-        asyncio.run(parse_only_client(port, [FIRST_ROOM_ID + i for i in range(rooms)], out))
+        style = sys.argv[5] if len(sys.argv) > 5 else "bare"
+        asyncio.run(parse_only_client(port, [FIRST_ROOM_ID + i for i in range(rooms)], out, style))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rooms", type=int, default=20)
@@ -546,7 +571,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=10, help="websocket frames per second per room")
     parser.add_argument("--join-within", type=float, default=45.0, help="seconds the rooms get to connect")
     parser.add_argument("--no-faq", action="store_true", help="rooms without the demo FAQ")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the parse-only client")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the parse-only clients")
     parser.add_argument("--py-spy", metavar="FILE", help="profile livebot during the load (py-spy raw output)")
     parser.add_argument("--py-spy-rate", type=int, default=50, help="py-spy samples per second")
     return asyncio.run(run(parser.parse_args()))
