@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 #: words whose weight and comparison features are memoized (each memo is cleared when full; results
 #: never depend on it)
 UNIT_CACHE = 20_000
+#: memoized word credits kept over all of a matcher's phrases (words x phrases; a few MB at most)
+CREDIT_MEMO = 60_000
 
 
 def _words(name: str) -> frozenset[str]:
@@ -198,6 +200,8 @@ class _Phrase:
     chars: set[str] = field(default_factory=set)
     char_units: dict[str, set[str]] = field(default_factory=dict)  # char -> the units that have it
     total: float = 0.0
+    # the matcher's memo of ``_credit(unit, self)``
+    credit_memo: dict[str, float] = field(default_factory=dict)
 
 
 def _bigrams(word: str) -> set[str]:
@@ -334,6 +338,7 @@ class FaqMatcher:
         self._canonical = frozenset(vocab.tokens.values()) | {w for w, c in vocab.strings.items() if w == c}
         self._cache: dict[str, FaqMatch] = {}
         self._feat_cache: dict[str, _Feats] = {}
+        self._credit_memo_size = 0
         # messages ops marked as chatter: never answered, however they are spelt (width, case, emoji)
         self._chatter = frozenset(k for k in (self._chatter_key(t) for t in chatter) if k)
 
@@ -576,10 +581,29 @@ class FaqMatcher:
 
     def _credit(self, unit: str, other: _Phrase) -> float:
         """How well ``other`` explains ``unit``: 1 (or its scale) for the word itself, 0.85 a
-        homophone, 0.75 a word of the same class, 0.5-0.8 shared characters."""
+        homophone, 0.75 a word of the same class, 0.5-0.8 shared characters.
+
+        Ranking one message asks this for every word of it against every candidate phrase (about
+        200 times): an FAQ phrase never changes after indexing and a word's features are fixed, so
+        its answers are memoized (the words of chat repeat: 请问, 这个, 发货, 吗)."""
         scale = other.credit_scale.get(unit)
         if scale is not None:
             return scale
+        memo = other.credit_memo
+        got = memo.get(unit)
+        if got is None and other.kind == "query":
+            # a message's own phrase lives for one ranking, complete before it is first asked
+            got = memo[unit] = self._credit_of(unit, other)
+        elif got is None:
+            if self._credit_memo_size >= CREDIT_MEMO:
+                for phrase in (*self.phrases, *self.bags):
+                    phrase.credit_memo.clear()
+                self._credit_memo_size = 0
+            got = memo[unit] = self._credit_of(unit, other)
+            self._credit_memo_size += 1
+        return got
+
+    def _credit_of(self, unit: str, other: _Phrase) -> float:
         f = self._feats(unit)
         best = 0.0
         if f.classes and not other.classes.keys().isdisjoint(f.classes):
