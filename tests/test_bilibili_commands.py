@@ -365,3 +365,16 @@ def test_the_typed_danmaku_path_agrees_on_odd_bytes(mangle: object) -> None:
         assert typed == _general(odd, object())
     if odd == body:
         assert typed is not None and typed == _general(odd, object())
+
+
+@pytest.mark.parametrize("uid", [-(1 << 63) - 1, 1 << 64, (1 << 64) + 5])
+def test_an_integer_beyond_64_bits_gets_the_general_paths_verdict(uid: int) -> None:
+    import json
+
+    # orjson reads such an integer as a float (the careful path then refuses it as an id); msgspec
+    # reads it exactly: the typed path must not give another user id than the general one
+    body = json.dumps(danmu(uid, "观众", "有货吗？"), ensure_ascii=False, separators=(",", ":")).encode()
+    typed = _typed(body, object())
+    assert typed is None or typed == _general(body, object())
+    general = _general(body, object())
+    assert isinstance(general, list) and general[0]["user"]["id"] == "0"
