@@ -478,17 +478,17 @@ async def run(args: argparse.Namespace) -> int:
         lag_after = (status or {}).get("loop", {}).get("over_ms", {})
         lag_before = before.get("loop", {}).get("over_ms", {})
         lag = {k: v - lag_before.get(k, 0) for k, v in lag_after.items()}
+        ours = unique / max(cpu, 1e-9)
         rows += [
             ("messages sent", f"{sent:,} ({args.rooms} rooms x {args.rate}/s x {args.seconds:.0f} s)"),
             ("in the audit log", f"{unique:,} = {100 * unique / max(1, sent):.2f}% (lines {audited:,})"),
             ("livebot CPU", f"{cpu:.1f} s over {wall:.1f} s wall"),
-            ("livebot msgs per CPU-second", f"{unique / max(cpu, 1e-9):,.0f} (handled / CPU seconds)"),
+            ("livebot msgs per CPU-second", f"{ours:,.0f} (handled / CPU seconds)"),
             (
                 "  of which FAQ matching",
                 f"{faq_cpu:.1f} CPU s (without it: {unique / max(cpu - faq_cpu, 1e-9):,.0f} per CPU-second)",
             ),
         ]
-        ours = unique / max(cpu, 1e-9)
         for style, proc in baselines.items():
             counts_file = tmp / f"parse_only_{style}.json"
             parsed = json.loads(counts_file.read_text()).get("messages", 0) if counts_file.exists() else 0

@@ -591,16 +591,17 @@ class FaqMatcher:
             return scale
         memo = other.credit_memo
         got = memo.get(unit)
-        if got is None and other.kind == "query":
-            # a message's own phrase lives for one ranking, complete before it is first asked
-            got = memo[unit] = self._credit_of(unit, other)
-        elif got is None:
+        if got is not None:
+            return got
+        # a message's own phrase lives for one ranking (complete before it is first asked), so only
+        # the FAQ's phrases count against the bound
+        if other.kind != "query":
             if self._credit_memo_size >= CREDIT_MEMO:
                 for phrase in (*self.phrases, *self.bags):
                     phrase.credit_memo.clear()
                 self._credit_memo_size = 0
-            got = memo[unit] = self._credit_of(unit, other)
             self._credit_memo_size += 1
+        got = memo[unit] = self._credit_of(unit, other)
         return got
 
     def _credit_of(self, unit: str, other: _Phrase) -> float:

@@ -143,6 +143,12 @@ else:  # pragma: no cover
 #: the integers orjson keeps as integers (beyond them it gives floats): [-2**63, 2**64)
 _JSON_INT_MIN, _JSON_INT_END = -(1 << 63), 1 << 64
 
+
+def _json_ints(*ints: int) -> bool:
+    """Whether orjson would read each of these as an integer, as msgspec did."""
+    return _JSON_INT_MIN <= min(ints) and max(ints) < _JSON_INT_END
+
+
 #: how the body of a usual danmaku starts (anything else takes the general path)
 _DANMU_PREFIX = b'{"cmd":"DANMU_MSG'
 
@@ -395,8 +401,7 @@ class CommandParser:
         medal_name, medal_level = (medal_arr[1], medal_arr[0]) if len(medal_arr) >= 2 else ("", 0)
         if type(medal_name) is not str or type(medal_level) is not int:
             return None
-        ints = (uid, moderator, level, emoticon, guard, medal_level)
-        if typed and (min(ints) < _JSON_INT_MIN or max(ints) >= _JSON_INT_END):
+        if typed and not _json_ints(uid, moderator, level, emoticon, guard, medal_level):
             # orjson (the general path) reads an integer beyond 64 bits as a float, which the
             # careful path then refuses: msgspec's exact integer must get the same verdict
             return None
