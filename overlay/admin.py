@@ -196,7 +196,7 @@ async def _collect_questions(app: web.Application) -> AsyncIterator[None]:
         doubtful = state.doubtful.setdefault(room, deque(maxlen=UNANSWERED_KEEP))
         last = 0  # the replay window first, then live events
         while True:
-            sub = bus.subscribe(room, after_seq=last)
+            sub = bus.subscribe(room, after_seq=last, skip_bulk=True)  # FAQ replies only: no chat
             try:
                 async for event in sub:
                     last = max(last, event.seq)

@@ -21,7 +21,7 @@ import time
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot.events import Event
+from bot.events import BULK_TYPES, Event
 from bot.tasks import cancel_and_wait
 from overlay.common import BUS, WEBSOCKETS, require_overlay_token, room_or_404
 
@@ -76,7 +76,8 @@ async def overlay_ws(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     request.app[WEBSOCKETS].add(ws)
     bus = request.app[BUS]
-    sub = bus.subscribe(room.name, after)
+    # a page that asked only for warnings or replies is not woken for every chat line
+    sub = bus.subscribe(room.name, after, skip_bulk=bool(types) and types.isdisjoint(BULK_TYPES))
     last_seq = bus.last_seq(room.name)
     hello = {"op": "hello", "room": room.name, "last_seq": last_seq, "gap": sub.gap, "now": time.time()}
     await ws.send_json(hello)

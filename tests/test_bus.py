@@ -124,3 +124,21 @@ async def test_close_ends_subscriptions() -> None:
     sub = bus.subscribe("a")
     await bus.close()
     assert [e async for e in sub] == []
+
+
+@pytest.mark.asyncio
+async def test_a_subscriber_that_skips_bulk_gets_everything_but_chat_in_replay_and_live() -> None:
+    # the admin page's collector and a warnings-only overlay: not woken for every chat line
+    bus = MemoryBus(replay=100)
+    await bus.publish(chat("a", 0))
+    await bus.publish(Warning(room="a", text="全网最低价", rule="absolute.lowest"))
+    await bus.publish(chat("a", 1))
+    sub = bus.subscribe("a", after_seq=0, skip_bulk=True)
+    everything = bus.subscribe("a", after_seq=0)
+    assert sub.skip_bulk and not everything.skip_bulk
+    for i in range(2, 40):  # more chat than the subscriber's queue would ever need to hold
+        await bus.publish(chat("a", i))
+    await bus.publish(FaqReply(room="a", text="7天无理由", faq_id="returns"))
+    got = await take(sub, 2)
+    assert [(e.type, e.seq) for e in got] == [("warning", 2), ("faq_reply", 42)]
+    assert len(await take(everything, 42)) == 42

@@ -19,8 +19,6 @@ from tests.redis_support import RedisServer, needs_redis, redis_server  # noqa: 
 pytestmark = needs_redis
 
 
-
-
 @pytest_asyncio.fixture
 async def two_nodes(redis_server: RedisServer) -> AsyncIterator[tuple[RedisBus, RedisBus]]:  # noqa: F811
     """A writing node and a reading node, each with its own connections, like two processes."""
@@ -393,3 +391,23 @@ async def test_a_unit_that_landed_while_its_room_stopped_still_runs_its_steps(
         assert await bus.link.client.xlen(bus.keys.events("a")) == 1
     finally:
         await bus.close()
+
+
+@pytest.mark.asyncio
+async def test_a_subscriber_that_skips_bulk_gets_everything_but_chat_across_nodes(
+    two_nodes: tuple[RedisBus, RedisBus],
+) -> None:
+    writer, reader = two_nodes
+    await writer.publish(chat("a", 0))
+    await writer.publish(Warning(room="a", text="全网最低价", rule="absolute.lowest"))
+    await writer.publish(chat("a", 1))
+    sub = reader.subscribe("a", after_seq=0, skip_bulk=True)
+    assert sub.skip_bulk
+    first = await take(sub, 1)
+    assert [(e.type, e.seq) for e in first] == [("warning", 2)]
+    for i in range(2, 20):  # live, published on the other node after the replay
+        await writer.publish(chat("a", i))
+    await writer.publish(Warning(room="a", text="国家级", rule="authority.state"))
+    got = await take(sub, 1)
+    assert [(e.type, e.seq) for e in got] == [("warning", 22)]
+    await sub.close()

@@ -23,6 +23,8 @@ class Subscription(abc.ABC):
     dropped: bool = False
     #: set when the replay could not go back as far as asked (events fell out of the window)
     gap: bool = False
+    #: set when the subscriber asked for no bulk viewer traffic (``Bus.subscribe(skip_bulk=True)``)
+    skip_bulk: bool = False
 
     @abc.abstractmethod
     def __aiter__(self) -> AsyncIterator[Event]: ...
@@ -80,8 +82,11 @@ class Bus(abc.ABC):
         it without its raw payload: whoever audits it uses the raw it passed in)."""
 
     @abc.abstractmethod
-    def subscribe(self, room: str, after_seq: int | None = None) -> Subscription:
-        """Events of ``room`` with seq > ``after_seq`` (None: only what is published from now on)."""
+    def subscribe(self, room: str, after_seq: int | None = None, *, skip_bulk: bool = False) -> Subscription:
+        """Events of ``room`` with seq > ``after_seq`` (None: only what is published from now on).
+        ``skip_bulk``: none of the bulk viewer traffic (``bot.events.BULK_TYPES``: chat, gifts,
+        entries, likes, viewer counts), in the replay or live, for a reader that wants only the rest
+        (warnings, FAQ replies, speech, status) and should not be woken for every chat line."""
 
     @abc.abstractmethod
     def last_seq(self, room: str) -> int:

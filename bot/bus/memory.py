@@ -13,10 +13,13 @@ log = logging.getLogger(__name__)
 
 
 class MemorySubscription(QueuedSubscription):
-    def __init__(self, bus: MemoryBus, room: str, backlog: list[Event], queue_size: int) -> None:
+    def __init__(
+        self, bus: MemoryBus, room: str, backlog: list[Event], queue_size: int, *, skip_bulk: bool = False
+    ) -> None:
         self._bus = bus
         self.room = room
-        self._backlog = backlog
+        self.skip_bulk = skip_bulk
+        self._backlog = [e for e in backlog if not is_bulk(e)] if skip_bulk else backlog
         self._init_queue(queue_size)
 
     async def _iterate(self) -> AsyncIterator[Event]:
@@ -92,7 +95,10 @@ class MemoryBus(Bus):
             history = self._history[event.room] = _Window(self._replay)
         history.append(shown)
         subs = self._subs.get(event.room)
+        bulk = is_bulk(shown)
         for sub in list(subs) if subs else ():
+            if bulk and sub.skip_bulk:
+                continue  # nothing of a chat flood wakes a reader of warnings and replies
             if not sub._offer(shown):
                 log.warning(
                     "room %s: dropping a slow subscriber (%d events undelivered); it will replay on reconnect",
@@ -104,7 +110,7 @@ class MemoryBus(Bus):
                 sub._end()
         return shown
 
-    def subscribe(self, room: str, after_seq: int | None = None) -> MemorySubscription:
+    def subscribe(self, room: str, after_seq: int | None = None, *, skip_bulk: bool = False) -> MemorySubscription:
         history = self._history.get(room)
         backlog: list[Event] = []
         gap = False
@@ -119,7 +125,7 @@ class MemoryBus(Bus):
                 oldest = self._seq.get(room, 0) + 1
             # the client asked for events that fell out of the window (bulk ones, at least)
             gap = gap or (after_seq + 1 < oldest and after_seq < self._seq.get(room, 0))
-        sub = MemorySubscription(self, room, backlog, self._queue_size)
+        sub = MemorySubscription(self, room, backlog, self._queue_size, skip_bulk=skip_bulk)
         sub.gap = gap
         self._subs.setdefault(room, set()).add(sub)
         return sub

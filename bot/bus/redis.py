@@ -431,9 +431,12 @@ _RESET = object()
 
 
 class RedisSubscription(QueuedSubscription):
-    def __init__(self, bus: RedisBus, room: str, after_seq: int | None, queue_size: int) -> None:
+    def __init__(
+        self, bus: RedisBus, room: str, after_seq: int | None, queue_size: int, *, skip_bulk: bool = False
+    ) -> None:
         self._bus = bus
         self.room = room
+        self.skip_bulk = skip_bulk
         self._from_start = after_seq is not None
         # live only: start after what this node believes is the newest (what the hello reports)
         self._known = after_seq is not None or room in bus._last or room in bus._writers
@@ -513,7 +516,14 @@ class RedisSubscription(QueuedSubscription):
                 await self._bus.link.wait_up()
 
     def __aiter__(self) -> AsyncIterator[Event]:
-        return self._iterate()
+        return self._without_bulk() if self.skip_bulk else self._iterate()
+
+    async def _without_bulk(self) -> AsyncIterator[Event]:
+        # filtered as they are read, not as they are queued: the seq order of the queue is how a
+        # subscriber finds the entries the shared tail skipped
+        async for event in self._iterate():
+            if not is_bulk(event):
+                yield event
 
     async def close(self) -> None:
         self._bus._detach(self)
@@ -660,8 +670,8 @@ class RedisBus(Bus):
                 log.warning("room %s: skipping unreadable stream entry %s: %s", room, entry_id, exc)
         return out
 
-    def subscribe(self, room: str, after_seq: int | None = None) -> RedisSubscription:
-        sub = RedisSubscription(self, room, after_seq, self._queue_size)
+    def subscribe(self, room: str, after_seq: int | None = None, *, skip_bulk: bool = False) -> RedisSubscription:
+        sub = RedisSubscription(self, room, after_seq, self._queue_size, skip_bulk=skip_bulk)
         if after_seq is not None and room in self._last:
             last = self._last[room]
             if after_seq > last:
