@@ -53,6 +53,9 @@ class AuditSettings:
 class BusSettings:
     # events kept per room for overlays that reconnect (in memory) or per stream (Redis MAXLEN ~)
     replay: int = 2000
+    # in memory: of those, the viewer traffic (chat, gifts, entries, likes) kept; a chat overlay shows
+    # its last lines, and 2,000 chat lines of each room were most of a busy process's heap
+    viewer_replay: int = 500
     # a subscriber whose queue holds this many undelivered events is dropped (it reconnects and replays)
     subscriber_queue: int = 1000
 
@@ -363,6 +366,8 @@ def _check_rooms(settings: Settings, file: str) -> None:
         raise ConfigError(file, "server.port", "must be between 1 and 65535")
     if settings.bus.replay < 1:
         raise ConfigError(file, "bus.replay", "must be at least 1")
+    if settings.bus.viewer_replay < 1:
+        raise ConfigError(file, "bus.viewer_replay", "must be at least 1")
     if settings.redis.lease_seconds < 0.5:
         raise ConfigError(file, "redis.lease_seconds", "must be at least 0.5")
     if not 0 < settings.redis.worker_port < 65536:

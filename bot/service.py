@@ -503,7 +503,9 @@ class Service:
 
     def __init__(self, settings: Settings, *, bus: Bus | None = None) -> None:
         self.settings = settings
-        self.bus = bus or MemoryBus(settings.bus.replay, settings.bus.subscriber_queue)
+        self.bus = bus or MemoryBus(
+            settings.bus.replay, settings.bus.subscriber_queue, viewer_replay=settings.bus.viewer_replay
+        )
         self.audit = AuditLog(settings.audit.dir)
         self.rule_sets: dict[tuple[str, ...], RuleSet] = {}
         self.faq_stores: dict[str, FaqStore] = {}

@@ -142,3 +142,30 @@ async def test_a_subscriber_that_skips_bulk_gets_everything_but_chat_in_replay_a
     got = await take(sub, 2)
     assert [(e.type, e.seq) for e in got] == [("warning", 2), ("faq_reply", 42)]
     assert len(await take(everything, 42)) == 42
+
+
+@pytest.mark.asyncio
+async def test_viewer_traffic_has_a_shorter_window_and_gaps_count_only_what_a_subscriber_would_get() -> None:
+    bus = MemoryBus(replay=100, viewer_replay=10)
+    await bus.publish(Warning(room="a", text="全网最低价", rule="absolute.lowest"))
+    for i in range(50):
+        await bus.publish(chat("a", i))
+    await bus.publish(Warning(room="a", text="国家级", rule="authority.state"))
+    everything = bus.subscribe("a", after_seq=0)
+    got = await take(everything, 11)
+    # both warnings, and of the chat only the last lines (seq 43..51)
+    assert [e.seq for e in got] == [1, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52]
+    assert everything.gap  # chat lines after seq 0 are gone
+    warnings_only = bus.subscribe("a", after_seq=0, skip_bulk=True)
+    assert [e.seq for e in await take(warnings_only, 2)] == [1, 52]
+    assert not warnings_only.gap  # no warning was lost: the page must not say so
+    assert not bus.subscribe("a", after_seq=45).gap  # lines 46.. are all there
+
+
+@pytest.mark.asyncio
+async def test_a_restored_window_reports_the_gap_before_it() -> None:
+    bus = MemoryBus(replay=10)
+    bus.restore("a", [chat("a", 1).with_seq(41), chat("a", 2).with_seq(42)])
+    assert bus.subscribe("a", after_seq=0).gap
+    assert bus.subscribe("a", after_seq=0, skip_bulk=True).gap
+    assert not bus.subscribe("a", after_seq=40).gap

@@ -36,6 +36,7 @@ def test_example_config_loads() -> None:
         ("[server]\nprot = 1\n", "server.prot", "unknown key"),
         ("[server]\nport = 'x'\n", "server.port", "must be an integer"),
         ("[server]\nport = 70000\n", "server.port", "between 1 and 65535"),
+        ("[bus]\nviewer_replay = 0\n", "bus.viewer_replay", "at least 1"),
         ("[[rooms]]\nplatform = 'replay'\n", "rooms[0].name", "missing value"),
         ("[[rooms]]\nname = 'a'\n", "rooms[0].platform", "missing value"),
         ("[[rooms]]\nname='a'\nplatform='bilibili'\n", "rooms[0].room_id", "missing value"),

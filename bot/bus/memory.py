@@ -43,20 +43,41 @@ class MemorySubscription(QueuedSubscription):
 
 
 class _Window:
-    """A room's replay window: its last ``size`` events, plus its last ``size`` events that are not
-    bulk viewer traffic (warnings, FAQ replies, speech, status), so a chat flood cannot evict those."""
+    """A room's replay window: its last ``viewer_size`` events of any kind, plus its last ``size``
+    events that are not bulk viewer traffic (warnings, FAQ replies, speech, status), so a chat flood
+    cannot evict those. What fell out is remembered by its newest seq, so a subscriber learns
+    exactly whether anything it would have been given is gone (``lost_after``)."""
 
-    def __init__(self, size: int) -> None:
-        self.all: deque[Event] = deque(maxlen=size)
+    def __init__(self, size: int, viewer_size: int | None = None) -> None:
+        self.all: deque[Event] = deque(maxlen=max(1, min(size, viewer_size or size)))
         self.kept: deque[Event] = deque(maxlen=size)
+        self._bulk_lost = 0  # newest seq of a bulk event that fell out of ``all``
+        self._kept_lost = 0  # newest seq of another event that fell out of ``kept`` (and so of both)
+        self._first: int | None = None  # the first seq this window was given (a restore starts late)
 
     def append(self, event: Event) -> None:
-        self.all.append(event)
+        if self._first is None:
+            self._first = event.seq
+        everything = self.all
+        if len(everything) == everything.maxlen and is_bulk(everything[0]):
+            self._bulk_lost = everything[0].seq
+        everything.append(event)
         if not is_bulk(event):
-            self.kept.append(event)
+            kept = self.kept
+            if len(kept) == kept.maxlen:
+                # ``kept`` spans at least as many events as ``all``: what leaves it has left both
+                self._kept_lost = kept[0].seq
+            kept.append(event)
 
     def oldest(self) -> int | None:
         return self.all[0].seq if self.all else None
+
+    def lost_after(self, seq: int, *, skip_bulk: bool = False) -> bool:
+        """Whether an event above ``seq`` fell out (only those a ``skip_bulk`` subscriber would get)."""
+        if self._first is not None and seq + 1 < self._first:
+            return True  # what came before a restored window is not here at all
+        lost = self._kept_lost if skip_bulk else max(self._kept_lost, self._bulk_lost)
+        return seq < lost
 
     def after(self, seq: int) -> list[Event]:
         """Every event kept with a seq above ``seq``, oldest first, each once: the kept events the
@@ -70,8 +91,9 @@ class _Window:
 class MemoryBus(Bus):
     publish_never_waits = True  # a window append and queue offers: nothing to wait for
 
-    def __init__(self, replay: int = 2000, subscriber_queue: int = 1000) -> None:
+    def __init__(self, replay: int = 2000, subscriber_queue: int = 1000, *, viewer_replay: int | None = None) -> None:
         self._replay = replay
+        self._viewer_replay = viewer_replay  # None: as many as ``replay``
         self._queue_size = subscriber_queue
         self._history: dict[str, _Window] = {}
         self._seq: dict[str, int] = {}
@@ -92,7 +114,7 @@ class MemoryBus(Bus):
         shown = event.copied(seq, None)
         history = self._history.get(event.room)
         if history is None:
-            history = self._history[event.room] = _Window(self._replay)
+            history = self._history[event.room] = _Window(self._replay, self._viewer_replay)
         history.append(shown)
         subs = self._subs.get(event.room)
         bulk = is_bulk(shown)
@@ -118,13 +140,10 @@ class MemoryBus(Bus):
             # The client remembers a seq this bus never reached: it was fed by an earlier process
             # whose window is gone. Give it everything we have rather than nothing.
             after_seq, gap = 0, True
-        if after_seq is not None:
-            backlog = history.after(after_seq) if history is not None else []
-            oldest = history.oldest() if history is not None else None
-            if oldest is None:
-                oldest = self._seq.get(room, 0) + 1
-            # the client asked for events that fell out of the window (bulk ones, at least)
-            gap = gap or (after_seq + 1 < oldest and after_seq < self._seq.get(room, 0))
+        if after_seq is not None and history is not None:
+            backlog = history.after(after_seq)
+            # the client asked for events that fell out of the window (of those it would be given)
+            gap = gap or history.lost_after(after_seq, skip_bulk=skip_bulk)
         sub = MemorySubscription(self, room, backlog, self._queue_size, skip_bulk=skip_bulk)
         sub.gap = gap
         self._subs.setdefault(room, set()).add(sub)
@@ -138,7 +157,7 @@ class MemoryBus(Bus):
     def restore(self, room: str, events: list[Event]) -> None:
         """Seed a room's window with events of an earlier run (from the audit log), so sequence ids
         continue where they stopped and overlays that were open across a restart replay what they missed."""
-        history = self._history.setdefault(room, _Window(self._replay))
+        history = self._history.setdefault(room, _Window(self._replay, self._viewer_replay))
         for event in sorted(events, key=lambda e: e.seq):
             if event.seq > self._seq.get(room, 0):
                 history.append(event)
