@@ -460,4 +460,9 @@ BULK_TYPES = frozenset({"chat", "gift", "enter", "like", "viewer_count"})
 
 
 def is_bulk(event: Event) -> bool:
-    return event.TYPE in BULK_TYPES
+    """Viewer traffic of a ``BULK_TYPES`` type. The anchor's own chat lines are not: they are anchor
+    text, checked like speech, and the console's transcript replays them beside the warnings."""
+    if event.TYPE not in BULK_TYPES:
+        return False
+    user = event.user
+    return user is None or "anchor" not in user.roles

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from bot.bus.memory import MemoryBus
-from bot.events import FaqReply, Warning
+from bot.events import ChatMessage, FaqReply, User, Warning
 from tests.bus_support import chat, take
 
 
@@ -169,3 +169,16 @@ async def test_a_restored_window_reports_the_gap_before_it() -> None:
     assert bus.subscribe("a", after_seq=0).gap
     assert bus.subscribe("a", after_seq=0, skip_bulk=True).gap
     assert not bus.subscribe("a", after_seq=40).gap
+
+
+@pytest.mark.asyncio
+async def test_the_anchors_own_chat_line_outlives_a_chat_flood_in_the_replay() -> None:
+    bus = MemoryBus(replay=100, viewer_replay=10)
+    anchor = User(id="1", name="主播", roles=("anchor",))
+    await bus.publish(ChatMessage(room="a", text="今天全网最低价", user=anchor))
+    for i in range(50):
+        await bus.publish(chat("a", i))
+    got = await take(bus.subscribe("a", after_seq=0, skip_bulk=True), 1)
+    assert [(e.seq, e.text) for e in got] == [(1, "今天全网最低价")]
+    replay = await take(bus.subscribe("a", after_seq=0), 11)
+    assert [e.seq for e in replay] == [1, *range(42, 52)]
