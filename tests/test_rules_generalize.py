@@ -88,6 +88,8 @@ def test_gap_is_opt_in_and_bounded(tmp_path):
     "text",
     [
         "它不是药治不了病更谈不上根治",  # the denial reaches across the unpunctuated clause
+        "它不是药，治不了病，更别提治愈",  # 治不了病 says it cannot cure: no cure claim in it
+        "说实话这个治不好病的大家别信那些",
         "我们从来不说这个能治愈什么",
         "我们不敢打包票每个人都有效果",
         "有人说这个能治失眠那都是骗人的",
@@ -102,7 +104,7 @@ def test_denials_advice_and_questions_are_innocent(engine, text):
     assert alarms(engine, text) == []
 
 
-@pytest.mark.parametrize("text", ["这是我用过最好的", "这个味道最香", "这款效果最好"])
+@pytest.mark.parametrize("text", ["这是我用过最好的", "这个味道最香", "这款效果最好", "专治多年的胃病", "能治好鼻炎"])
 def test_the_same_words_as_claims_still_alarm(engine, text):
     assert alarms(engine, text)
 
