@@ -1,6 +1,7 @@
 """Round eleven: what the eleventh round's blind sets showed. Affirmed medicinal effect and sight
 restored (a medical claim for ordinary goods), and sales said to have passed a big round figure, also
-in banker's numerals (佰/仟). Each class is checked with new sentences both ways.
+in banker's numerals (佰/仟), and a product said never to be listed again. Each class is checked
+with new sentences both ways.
 """
 
 import pytest
@@ -22,6 +23,7 @@ def alarm_phrases(engine: RuleEngine, text: str) -> list[tuple[str, str]]:
         ("这款保温杯销量已经突破五十万了", "false_data.sales_rank", "销量已经突破五十万"),
         ("这口锅销量破仟万了姐妹们", "false_data.sales_rank", "销量破仟万"),
         ("我们家这个牌子销售额早就过亿了", "false_data.sales_rank", "销售额早就过亿"),
+        ("这个颜色下了播再也不会上架了", "urgency.free_scarcity", "再也不会上架了"),
     ],
 )
 def test_round_eleven_claims(engine, text, rule, matched):
@@ -36,6 +38,7 @@ def test_round_eleven_claims(engine, text, rule, matched):
         "这个款销量过万了后台能看到",
         "销量不过几千单但是回购的人多",
         "近视了一定要去医院验光",
+        "买过一次差的我再也不上当了",
     ],
 )
 def test_round_eleven_innocent_wordings(engine, text):
@@ -46,4 +49,4 @@ def test_round_eleven_blind_sets(engine):
     # Scored once before any change of this round (w11_cc 55/60, 0/60; w11_trades 48/60, 1/60), then
     # tuned on (see docs/rules.md).
     holds_floor(engine, "w11_cc", 0.95, 0.0)
-    holds_floor(engine, "w11_trades", 0.84, 0.02)
+    holds_floor(engine, "w11_trades", 0.85, 0.02)
