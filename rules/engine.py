@@ -83,6 +83,9 @@ POST_WINDOW = 12
 # frequency on: 升职 (209) and 喝醉 (236) are words, 推见 (3) and 负作用 (13) are dictionary noise that ASR
 # and evaders produce for 推荐 and 副作用.
 ORDINARY_WORD_FREQ = 100
+# Modal particles that end a clause of unpunctuated ASR (料子哈顶吉的): the next character starts a
+# word, whatever jieba's HMM glued it to (it cuts 哈顶|吉).
+CLAUSE_PARTICLES = frozenset("哈啊呀吧呢嘛哦啦嗯噢哟呐")
 MAX_ALIKE_CHECKS = 64  # sound-alike candidates checked per line (each costs a jieba cut of a window)
 GAP_REACH = 14  # characters after a gap pattern's left word in which a right word must start
 CONTEXT_WINDOW = 16  # characters on each side a [[context]] regex sees
@@ -792,7 +795,10 @@ def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]
       at least ORDINARY_WORD_FREQ): 一定升职 cuts 升职, a word: not 一定升值; 主播威心 cuts 威心, no
       word: 主播微信; 央视推见 cuts 推见, a rare entry: 央视推荐.
     - A two-character match must also start and end on word edges (喝醉好难受 cuts 喝醉|好: not 最好;
-      这个地一直 cuts 地|一直: not 第一)."""
+      这个地一直 cuts 地|一直: not 第一); right after a modal particle counts as an edge (料子哈顶吉).
+    A word jieba's HMM only guessed (no dictionary entry: 胶嘴 in 美甲胶嘴低价) is no evidence against a
+    slip inside it reaching outside the match (a two-character match keeps its word-edge check: 学完能 cuts
+    学完|能, a guess too, and is no 万能)."""
     said = norm[start:end]
     freq = _jieba().dt.FREQ
     if freq.get(said):
@@ -800,23 +806,27 @@ def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]
     lo = max(0, start - 8)
     bounds = _cut_bounds(norm[lo : min(len(norm), end + 8)])  # window offsets: start - lo, end - lo
     first, stop = start - lo, end - lo
-    if stop - first <= 2 and (first not in bounds or stop not in bounds):
+    if stop - first <= 2 and (
+        (first not in bounds and norm[start - 1] not in CLAUSE_PARTICLES) or stop not in bounds
+    ):
         return False
+    edges = sorted(bounds)
     if len(canonical) == 1:
         phrase = canonical[0]
     else:  # the phrase it differs least from (the first of equals, as min() picks)
         phrase = min(canonical, key=lambda c: sum(a != b for a, b in zip(c, said, strict=False)))
-    edges = None
     for i, (want, got) in enumerate(zip(phrase, said, strict=False)):
         if want == got:
             continue
-        if edges is None:
-            edges = sorted(bounds)
         # The word of the cut around the slip: the last edge at or before it, the first edge after it.
         k = bisect_right(edges, first + i)
         w_start, w_end = edges[k - 1], edges[k]
         if w_start < first or w_end > stop:
-            return False  # the slip is glued into a word that reaches outside the phrase
+            if freq.get(norm[w_start + lo : w_end + lo]):
+                return False  # the slip is glued into a word that reaches outside the phrase
+            # ...but a word jieba only guessed (its HMM, no dictionary entry: 胶嘴 in 美甲胶嘴低价) is
+            # no evidence against the slip
+            continue
         if w_end - w_start >= 2 and freq.get(norm[w_start + lo : w_end + lo], 0) >= ORDINARY_WORD_FREQ:
             return False  # ...or is an ordinary word of its own
     return True

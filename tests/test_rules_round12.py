@@ -1,0 +1,76 @@
+"""Round twelve: what the twelfth round's blind sets showed, each class checked both ways with new
+sentences:
+- chat shorthand in crowd figures (几w人在蹲: w for 万, k for 千);
+- a chat group the anchor asks viewers to join (加群, 进群), and the anchor refusing contact (不加微信,
+  不拉群) or refusing a viewer's relayed question (有人问能不能加微信我们不加);
+- meeting on QQ said as 扣扣 (扣扣上找我);
+- a promised outcome after 保证 (保证提分, 保证你考过), and 保证永不 + what it promises reported whole;
+- rates of buyers' verdicts near the top (复购率百分之九十九), sales per month as a big figure (月销百万单),
+  and 白 for 百 in a sales figure (销量破白万);
+- research institutes as endorsers with filler (中科院都认证过);
+- a sound-alike after a modal particle (料子哈顶吉的) or glued by jieba into a guessed word (美甲胶嘴低价);
+- advice with 最好 + 做 or + a person (最好做个过敏测试, 最好大人看着).
+"""
+
+import pytest
+
+from rules import RuleEngine
+from tests.rules_support import alarms, holds_floor
+
+
+def alarm_phrases(engine: RuleEngine, text: str) -> list[tuple[str, str]]:
+    return [(h.rule, h.matched) for h in alarms(engine, text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "matched"),
+    [
+        ("这款围巾好几w个姐妹在蹲", "false_data.frenzy", "好几w个姐妹在蹲"),
+        ("上新那天3k人在抢", "false_data.frenzy", "3k人在抢"),
+        ("要福利的姐妹们进群哦", "offsite.wechat_qq", "进群"),
+        ("想要更低价的扣扣上联系我", "offsite.wechat_qq", "扣扣上联系我"),
+        ("报我们的冲刺班保证孩子考上重点", "guarantee.efficacy", "保证孩子考上"),
+        ("这件冲锋衣保证永不褪色", "guarantee.efficacy", "保证永不褪色"),
+        ("这个面膜回购率高达百分之九十七", "false_data.reviews", "回购率高达百分之九十七"),
+        ("这款坚果日销十万包", "false_data.sales_rank", "日销十万包"),
+        ("这个牌子销量破白万了", "false_data.sales_rank", "销量破白万"),
+        ("这个配方是科学院都认可的", "authority.experts", "科学院都认可"),
+        ("看这个料子啊顶吉的", "absolute.top_grade", "顶吉"),
+    ],
+)
+def test_round_twelve_claims(engine, text, rule, matched):
+    assert (rule, matched) in alarm_phrases(engine, text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我们直播间不加微信也不拉群",
+        "有人问能不能私聊 不能私聊的哈",
+        "大家可以加粉丝群抽奖",
+        "周末带孩子去参加群舞比赛",
+        "销量过万了后台都能看到",
+        "这款好评率百分之八十五左右",
+        "月销两千单左右",
+        "不保证提分但是会认真讲",
+        "第一次用最好做个皮试",
+        "这个玩具最好家长陪着玩",
+        "这个课程学完能不能找到工作要看你自己",
+    ],
+)
+def test_round_twelve_innocent_wordings(engine, text):
+    assert alarm_phrases(engine, text) == [], text
+
+
+def test_a_refusal_does_not_cover_a_condition(engine):
+    """不加微信的话 makes the contact a condition of the offer: still off-platform trade."""
+    assert alarm_phrases(engine, "不加微信的话拿不到这个价") != []
+
+
+def test_round_twelve_blind_sets(engine):
+    # Scored once before any change for them (w12_cc 53/60, 1/60; w12_trades 53/60, 1/60), then tuned on.
+    # The eleventh round's sealed batches (s11_*), opened once at its end, now guard against regressions.
+    holds_floor(engine, "w12_cc", 0.95, 0.0)
+    holds_floor(engine, "w12_trades", 0.95, 0.0)
+    holds_floor(engine, "s11_cc", 0.95, 0.02)
+    holds_floor(engine, "s11_trades", 0.90, 0.02)
