@@ -13,13 +13,14 @@ What runs:
   built-in rule packs), its audit log in a temporary directory;
 - once a second, a speech segment with a banned phrase is POSTed to a room's ingest and timed until
   its warning arrives on that room's overlay websocket;
-- two parse-only clients, each in its own subprocess (``--parse-only-client``), connected to every
-  room at the same time and fed the same frames. blivedm 1.1 is not installable here (PyPI has
-  only blivedm 0.1.1 of 2023), so they stand in for it: ``bare`` does the least any client must
+- parse-only clients, each in its own subprocess (``--parse-only-client``), connected to every
+  room at the same time and fed the same frames: ``bare`` does the least any client must
   (websocket, brotli, packet split, ``json.loads``, cmd and text out; a floor), ``blivedm`` the
-  steps blivedm 1.1's client takes for each danmaku (``bench/blivedm_like.py``: brotli in the
-  thread pool, a coroutine per packet, handler dispatch, its message dataclass filled). livebot's
-  figure is printed as a share of each (``--no-baseline`` skips both).
+  steps blivedm 1.1's client takes for each danmaku, written from its design
+  (``bench/blivedm_like.py``), and ``blivedm11`` blivedm 1.1's own client code when it is installed
+  (PyPI's ``blivedm`` stops at 0.1.1; ``sumiblivedm`` 1.1.0 packages blivedm 1.1:
+  ``pip install --no-deps sumiblivedm==1.1.0``, see ``real_blivedm_rooms``). livebot's figure is
+  printed as a share of each (``--no-baseline`` skips them).
 
 Printed: messages handled/sent (from the audit log), livebot's messages per CPU-second next to the
 parse-only clients', warning latency p50/p99 (and how many never came), shed counts from
@@ -61,6 +62,12 @@ VIOLATION = "家人们这款面霜是全网最低价，"
 HDR = struct.Struct(">IHHII")
 #: the parse-only clients run next to livebot, by style: what each stands for
 BASELINE_STYLES = {"bare": "bare parse", "blivedm": "blivedm 1.1's steps"}
+try:  # blivedm 1.1 itself, as PyPI's sumiblivedm 1.1.0 ships it (see real_blivedm_rooms)
+    import sumiblivedm  # noqa: F401
+
+    BASELINE_STYLES["blivedm11"] = "blivedm 1.1 itself"
+except ImportError:
+    pass
 
 
 # --- the loopback server, many rooms ------------------------------------------------------------
@@ -359,7 +366,42 @@ async def parse_only_client(port: int, room_ids: list[int], out: Path, style: st
     loop.add_signal_handler(signal.SIGUSR1, report)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
-        await asyncio.gather(*(room(http, r) for r in room_ids), return_exceptions=True)
+        if style == "blivedm11":
+            await real_blivedm_rooms(http, port, room_ids, counts)
+        else:
+            await asyncio.gather(*(room(http, r) for r in room_ids), return_exceptions=True)
+
+
+async def real_blivedm_rooms(http: aiohttp.ClientSession, port: int, room_ids: list[int], counts: dict) -> None:
+    """blivedm 1.1's own web client (``BLiveClient``, as PyPI's sumiblivedm 1.1.0 packages it: the same
+    modules under both names; ``pip install --no-deps sumiblivedm==1.1.0``, as its pins would
+    downgrade aiohttp and brotli) on every room, its ``BaseHandler`` building each ``DanmakuMessage``.
+    Only where it connects changes: the room set-up it would ask api.live.bilibili.com for (room id,
+    danmaku hosts, a buvid cookie) is filled in by hand, and the websocket is the loopback's. Its
+    frame, packet and command handling run as released."""
+    import sumiblivedm
+
+    class LoopbackClient(sumiblivedm.BLiveClient):
+        async def init_room(self) -> bool:
+            self._room_id, self._room_owner_uid, self._uid = self._tmp_room_id, 0, 0
+            self._host_server_list = [{"host": "127.0.0.1", "port": port, "wss_port": port, "ws_port": port}]
+            self._host_server_token = None
+            return True
+
+        def _get_ws_url(self, retry_count: int) -> str:
+            return f"ws://127.0.0.1:{port}/sub"
+
+    class Counting(sumiblivedm.BaseHandler):
+        def _on_danmaku(self, client: Any, message: Any) -> None:
+            counts["messages"] += 1
+
+    clients = []
+    for room_id in room_ids:
+        client = LoopbackClient(room_id, uid=0, session=http)
+        client.set_handler(Counting())
+        client.start()
+        clients.append(client)
+    await asyncio.gather(*(c.join() for c in clients), return_exceptions=True)
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -562,7 +604,8 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--parse-only-client":
         port, out, rooms = int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
         style = sys.argv[5] if len(sys.argv) > 5 else "bare"
-        asyncio.run(parse_only_client(port, [FIRST_ROOM_ID + i for i in range(rooms)], out, style))
+        with contextlib.suppress(KeyboardInterrupt):  # how the run stops it, once its counts are read
+            asyncio.run(parse_only_client(port, [FIRST_ROOM_ID + i for i in range(rooms)], out, style))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rooms", type=int, default=20)

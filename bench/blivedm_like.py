@@ -1,7 +1,9 @@
 """A stand-in for blivedm 1.1's client, parse only: the work it does for each danmaku, step by step.
 
-The load bar compares livebot with "blivedm 1.1's parse-only figure". PyPI has no blivedm 1.1
-(only 0.1.1 of 2023), so the load bench measures two stand-ins on the same frames:
+The load bar compares livebot with "blivedm 1.1's parse-only figure". PyPI's blivedm stops at 0.1.1
+(of 2023); blivedm 1.1's own code is on PyPI as sumiblivedm 1.1.0, which the load bench runs too when
+it is installed (``pip install --no-deps sumiblivedm==1.1.0``). Without it, two stand-ins on the same
+frames:
 
 - ``bare``: the least any client must do (websocket, brotli, packet split, ``json.loads``, cmd and
   text out): a floor, cheaper than any real client;
