@@ -356,6 +356,14 @@ def test_second_merchant_generalizes() -> None:
         # 45/55 (81.8%) 1/25, no change since. Targets a little under the figures.
         ("w11a", 0.80, 0.05),  # picture books and toys: 适龄, 3C, 正版, 点读笔
         ("w11b", 0.80, 0.05),  # cold-chain seafood: 死了, 化冻, 净重, 冰衣, 无人签收
+        # the same round's sealed merchants, run once at its end (eyeglasses 51/55, 2/25; furniture
+        # 50/55, 0/25), now guarding against regressions
+        ("s11a", 0.90, 0.08),  # eyeglasses and contact lenses: 验光, 瞳距, 度数, 镜框尺寸
+        ("s11b", 0.87, 0.04),  # furniture and mattresses: 送货上门, 安装, 尺寸, 拉走旧床
+        # a round later, first run (words + encoder): phone accessories 45/55 (81.8%) 1/25, tea shop
+        # 44/55 (80.0%) 0/25; after-sales vocabulary since (kd, 人工, 寄回去, 裂纹, 满减): 49/55, 46/55
+        ("w12a", 0.85, 0.05),  # phone accessories: 机型, 兼容, 快充, 充电宝上飞机, 贴膜
+        ("w12b", 0.80, 0.04),  # tea: 保存, 冲泡, 保质期, 礼盒, 企业定制
     ],
 )
 def test_unseen_merchants(name: str, min_right: float, max_none_answered: float) -> None:
