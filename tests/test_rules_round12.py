@@ -10,6 +10,14 @@ sentences:
 - research institutes as endorsers with filler (中科院都认证过);
 - a sound-alike after a modal particle (料子哈顶吉的) or glued by jieba into a guessed word (美甲胶嘴低价);
 - advice with 最好 + 做 or + a person (最好做个过敏测试, 最好大人看着).
+A second pair of batches the same round (w13) showed:
+- a promise to the viewer for a span of use reported whole (我跟你保证戴十年都不打结), an exam passed in
+  one go or a blind box's prize promised (保证一次过, 保证出隐藏款), 100%保过, 零误差;
+- a once-in-a-lifetime price (这辈子就这一次, 这辈子都没这价了);
+- a bag ending in 包 before 你们 is no 包你 promise (那个书包你们去某宝搜: the other platform is the claim);
+- WeChat as a verb (v我) no longer hides the 加 pattern's 微信 (加我vx我发给你), 加一下扣扣群, 微信搜一下;
+- the consumers' association (中消协推荐), an authority's certificate with a look-alike (权威机枸公证);
+- a warning against someone else's claim (不要听谁说稳赚).
 """
 
 import pytest
@@ -62,6 +70,37 @@ def test_round_twelve_innocent_wordings(engine, text):
     assert alarm_phrases(engine, text) == [], text
 
 
+@pytest.mark.parametrize(
+    ("text", "rule", "matched"),
+    [
+        ("这个行李箱我跟大家保证用五年都不坏", "guarantee.efficacy", "我跟大家保证用五年都不坏"),
+        ("跟着我们练保证一次通过", "guarantee.efficacy", "保证一次通过"),
+        ("这套题百分百保过", "guarantee.promise", "百分百保过"),
+        ("这个价格一辈子只有这一次", "urgency.false_scarcity", "一辈子只有这一次"),
+        ("想要的vx我", "offsite.wechat_qq", "vx我"),
+        ("加个vx我拉你进群", "offsite.wechat_qq", "加个vx"),
+        ("进我们的qq群领券", "offsite.wechat_qq", "进我们的qq群"),
+        ("这个是消费者协会推荐的", "authority.state_organs", "消费者协会推荐"),
+    ],
+)
+def test_round_twelve_second_batch_claims(engine, text, rule, matched):
+    assert (rule, matched) in alarm_phrases(engine, text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "红包你们领了吗",
+        "那个钱包你们看一下颜色",
+        "千万别信那些说能根治的",
+        "误差在正负五毫米以内",
+        "不保证一次过但是通过率很高",
+    ],
+)
+def test_round_twelve_second_batch_innocent(engine, text):
+    assert alarm_phrases(engine, text) == [], text
+
+
 def test_a_refusal_does_not_cover_a_condition(engine):
     """不加微信的话 makes the contact a condition of the offer: still off-platform trade."""
     assert alarm_phrases(engine, "不加微信的话拿不到这个价") != []
@@ -74,3 +113,6 @@ def test_round_twelve_blind_sets(engine):
     holds_floor(engine, "w12_trades", 0.95, 0.0)
     holds_floor(engine, "s11_cc", 0.95, 0.02)
     holds_floor(engine, "s11_trades", 0.90, 0.02)
+    # The second pair, scored before any change for them: w13_cc 54/60, 0/60; w13_trades 52/60, 1/60.
+    holds_floor(engine, "w13_cc", 0.95, 0.0)
+    holds_floor(engine, "w13_trades", 0.95, 0.02)
