@@ -101,6 +101,36 @@ def test_round_twelve_second_batch_innocent(engine, text):
     assert alarm_phrases(engine, text) == [], text
 
 
+@pytest.mark.parametrize(
+    ("text", "rule", "matched"),
+    [
+        # the sealed batches' misses, fixed after they were scored (docs/rules.md)
+        ("这个面霜绝对有效", "guarantee.promise", "绝对有效"),
+        ("我们的工艺全球领先", "absolute.top_grade", "全球领先"),
+        ("用了一个月胃病都根治了", "medical.disease_treatment", "个月胃病都根治了"),
+        ("这个锅保证终身不生锈", "guarantee.efficacy", "保证终身不生锈"),
+        ("库存赔本清仓了", "urgency.loss_leader", "赔本清仓"),
+        ("这款月销二十万加", "false_data.sales_rank", "月销二十万加"),
+    ],
+)
+def test_round_twelve_sealed_misses(engine, text, rule, matched):
+    assert (rule, matched) in alarm_phrases(engine, text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我们直播间不搞拉群那一套",
+        "很多宝宝回购了这个色",
+        "最好晚上去试鞋",
+        "这个价不算最便宜但是品质好",
+        "这串转运珠是925银的",
+    ],
+)
+def test_round_twelve_sealed_false_alarms(engine, text):
+    assert alarm_phrases(engine, text) == [], text
+
+
 def test_a_refusal_does_not_cover_a_condition(engine):
     """不加微信的话 makes the contact a condition of the offer: still off-platform trade."""
     assert alarm_phrases(engine, "不加微信的话拿不到这个价") != []
@@ -116,3 +146,7 @@ def test_round_twelve_blind_sets(engine):
     # The second pair, scored before any change for them: w13_cc 54/60, 0/60; w13_trades 52/60, 1/60.
     holds_floor(engine, "w13_cc", 0.95, 0.0)
     holds_floor(engine, "w13_trades", 0.95, 0.02)
+    # Kept sealed until every change above was in, run once (s12_cc 56/60, 4/60; s12_trades 51/60,
+    # 2/60), then fixed on: regression floors now.
+    holds_floor(engine, "s12_cc", 0.95, 0.02)
+    holds_floor(engine, "s12_trades", 0.95, 0.0)
