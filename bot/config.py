@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import tempfile
 import tomllib
 import types
 import typing
@@ -456,7 +457,7 @@ def load_config(path: str | os.PathLike[str], environ: typing.Mapping[str, str] 
 # --- tokens -------------------------------------------------------------------------------------
 
 
-def ensure_tokens(settings: Settings) -> tuple[Settings, list[str]]:
+def ensure_tokens(settings: Settings, *, _retry: bool = True) -> tuple[Settings, list[str]]:
     """Fill in missing overlay, ingest and admin tokens.
 
     Generated tokens are kept in ``server.state_dir/tokens.json`` so the URLs pasted into OBS keep
@@ -465,10 +466,14 @@ def ensure_tokens(settings: Settings) -> tuple[Settings, list[str]]:
     state = Path(settings.server.state_dir)
     store_path = state / "tokens.json"
     try:
-        stored: dict[str, str] = json.loads(store_path.read_text("utf-8"))
+        seen: str | None = store_path.read_text("utf-8")
+    except OSError:
+        seen = None
+    try:
+        stored: dict[str, str] = json.loads(seen) if seen is not None else {}
         if not isinstance(stored, dict):
             stored = {}
-    except (OSError, ValueError):
+    except ValueError:
         stored = {}
     notes: list[str] = []
     changed = False
@@ -493,10 +498,38 @@ def ensure_tokens(settings: Settings) -> tuple[Settings, list[str]]:
         for r in settings.rooms
     )
     server = dataclasses.replace(settings.server, admin_token=token("server.admin_token", settings.server.admin_token))
-    if changed:
-        state.mkdir(parents=True, exist_ok=True)
-        tmp = store_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(stored, indent=2), "utf-8")
-        os.chmod(tmp, 0o600)
-        tmp.replace(store_path)
+    if changed and not _publish_tokens(state, store_path, stored, seen) and _retry:
+        # Another process (a second worker started with the same config) wrote the tokens between
+        # our read and our write: start again from its file, so every process serves the same URLs.
+        return ensure_tokens(settings, _retry=False)
     return dataclasses.replace(settings, rooms=rooms, server=server), notes
+
+
+def _publish_tokens(state: Path, store_path: Path, stored: dict[str, str], seen: str | None) -> bool:
+    """Write the tokens file unless another process changed it since it was read as ``seen`` (False).
+    A temporary file of this process's own (two workers starting at once once shared one name, and
+    one renamed it away under the other), then a link when there was no file, so a second writer
+    fails instead of replacing the first one's tokens."""
+    state.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=state, prefix=".tokens-", suffix=".tmp")  # mode 0o600
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(stored, indent=2))
+        if seen is None:
+            try:
+                os.link(tmp, store_path)
+            except FileExistsError:
+                return False
+            except OSError:  # a file system without hard links: replace, as before
+                tmp.replace(store_path)
+            return True
+        try:
+            if store_path.read_text("utf-8") != seen:
+                return False
+        except OSError:
+            return False
+        tmp.replace(store_path)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -124,6 +124,34 @@ def test_generated_tokens_are_kept_across_restarts(tmp_path: Path) -> None:
     assert stored["rooms.a.ingest_token"] == first.rooms[0].ingest_token
 
 
+def test_a_process_that_wrote_the_tokens_first_wins_and_nothing_breaks(tmp_path: Path, monkeypatch) -> None:
+    """Two workers started at once with one config: the one that writes tokens.json second takes the
+    first one's tokens (both serve the same URLs) instead of replacing them or failing on a shared
+    temporary file, and no temporary file is left behind."""
+    import secrets
+
+    from bot import config as config_module
+
+    (tmp_path / "x").write_text("", "utf-8")
+    path = write(tmp_path, "[server]\nstate_dir='state'\n[[rooms]]\nname='a'\nplatform='replay'\nrecording='x'\n")
+    store = tmp_path / "state" / "tokens.json"
+    theirs = {"rooms.a.overlay_token": "o" * 24, "rooms.a.ingest_token": "i" * 24, "server.admin_token": "a" * 24}
+    real = secrets.token_urlsafe
+
+    def racing(n: int) -> str:  # the other worker publishes while this one is generating
+        if not store.exists():
+            store.parent.mkdir(parents=True, exist_ok=True)
+            store.write_text(json.dumps(theirs), "utf-8")
+        return real(n)
+
+    monkeypatch.setattr(config_module.secrets, "token_urlsafe", racing)
+    mine, _notes = ensure_tokens(load_config(path, environ={}))
+    assert mine.rooms[0].ingest_token == theirs["rooms.a.ingest_token"]
+    assert mine.server.admin_token == theirs["server.admin_token"]
+    assert json.loads(store.read_text("utf-8")) == theirs
+    assert sorted(p.name for p in store.parent.iterdir()) == ["tokens.json"]
+
+
 def test_cli_reports_one_line_and_exit_status_2(tmp_path: Path) -> None:
     path = write(tmp_path, "[[rooms]]\nname='a'\nplatform='replay'\ncolour='red'\n")
     proc = subprocess.run(
