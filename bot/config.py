@@ -463,8 +463,7 @@ def ensure_tokens(settings: Settings, *, _retry: bool = True) -> tuple[Settings,
     Generated tokens are kept in ``server.state_dir/tokens.json`` so the URLs pasted into OBS keep
     working after a restart. Returns the new settings and a line per token that was generated.
     """
-    state = Path(settings.server.state_dir)
-    store_path = state / "tokens.json"
+    store_path = Path(settings.server.state_dir) / "tokens.json"
     try:
         seen: str | None = store_path.read_text("utf-8")
     except OSError:
@@ -498,20 +497,20 @@ def ensure_tokens(settings: Settings, *, _retry: bool = True) -> tuple[Settings,
         for r in settings.rooms
     )
     server = dataclasses.replace(settings.server, admin_token=token("server.admin_token", settings.server.admin_token))
-    if changed and not _publish_tokens(state, store_path, stored, seen) and _retry:
+    if changed and not _publish_tokens(store_path, stored, seen) and _retry:
         # Another process (a second worker started with the same config) wrote the tokens between
         # our read and our write: start again from its file, so every process serves the same URLs.
         return ensure_tokens(settings, _retry=False)
     return dataclasses.replace(settings, rooms=rooms, server=server), notes
 
 
-def _publish_tokens(state: Path, store_path: Path, stored: dict[str, str], seen: str | None) -> bool:
+def _publish_tokens(store_path: Path, stored: dict[str, str], seen: str | None) -> bool:
     """Write the tokens file unless another process changed it since it was read as ``seen`` (False).
     A temporary file of this process's own (two workers starting at once once shared one name, and
     one renamed it away under the other), then a link when there was no file, so a second writer
     fails instead of replacing the first one's tokens."""
-    state.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=state, prefix=".tokens-", suffix=".tmp")  # mode 0o600
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=store_path.parent, prefix=".tokens-", suffix=".tmp")  # mode 0o600
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -247,7 +247,6 @@ class EncodedRaw:
         return self.decoded()[key]
 
 
-_set = object.__setattr__  # frozen dataclasses: how their own __init__ sets fields too
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 

@@ -821,13 +821,14 @@ def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]
         # The word of the cut around the slip: the last edge at or before it, the first edge after it.
         k = bisect_right(edges, first + i)
         w_start, w_end = edges[k - 1], edges[k]
+        word = norm[w_start + lo : w_end + lo]
         if w_start < first or w_end > stop:
-            if freq.get(norm[w_start + lo : w_end + lo]):
+            if freq.get(word):
                 return False  # the slip is glued into a word that reaches outside the phrase
             # ...but a word jieba only guessed (its HMM, no dictionary entry: 胶嘴 in 美甲胶嘴低价) is
             # no evidence against the slip
             continue
-        if w_end - w_start >= 2 and freq.get(norm[w_start + lo : w_end + lo], 0) >= ORDINARY_WORD_FREQ:
+        if w_end - w_start >= 2 and freq.get(word, 0) >= ORDINARY_WORD_FREQ:
             return False  # ...or is an ordinary word of its own
     return True
 

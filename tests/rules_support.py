@@ -22,6 +22,11 @@ def alarms(engine: RuleEngine, text: str) -> list[Hit]:
     return hits
 
 
+def alarm_phrases(engine: RuleEngine, text: str) -> list[tuple[str, str]]:
+    """(rule, matched text) of each hit that alarms the anchor."""
+    return [(h.rule, h.matched) for h in alarms(engine, text)]
+
+
 def holds_floor(engine: RuleEngine, batch: str, recall: float, false_alarms: float) -> EvalResult:
     """Score a blind batch and fail, naming the sentences, if it fell under its floor."""
     result = evaluate(engine, BLIND / batch)

@@ -6,12 +6,7 @@ with new sentences both ways.
 
 import pytest
 
-from rules import RuleEngine
-from tests.rules_support import alarms, holds_floor
-
-
-def alarm_phrases(engine: RuleEngine, text: str) -> list[tuple[str, str]]:
-    return [(h.rule, h.matched) for h in alarms(engine, text)]
+from tests.rules_support import alarm_phrases, holds_floor
 
 
 @pytest.mark.parametrize(

@@ -22,12 +22,7 @@ A second pair of batches the same round (w13) showed:
 
 import pytest
 
-from rules import RuleEngine
-from tests.rules_support import alarms, holds_floor
-
-
-def alarm_phrases(engine: RuleEngine, text: str) -> list[tuple[str, str]]:
-    return [(h.rule, h.matched) for h in alarms(engine, text)]
+from tests.rules_support import alarm_phrases, holds_floor
 
 
 @pytest.mark.parametrize(
@@ -44,6 +39,22 @@ def alarm_phrases(engine: RuleEngine, text: str) -> list[tuple[str, str]]:
         ("这个牌子销量破白万了", "false_data.sales_rank", "销量破白万"),
         ("这个配方是科学院都认可的", "authority.experts", "科学院都认可"),
         ("看这个料子啊顶吉的", "absolute.top_grade", "顶吉"),
+        # the second pair (w13)
+        ("这个行李箱我跟大家保证用五年都不坏", "guarantee.efficacy", "我跟大家保证用五年都不坏"),
+        ("跟着我们练保证一次通过", "guarantee.efficacy", "保证一次通过"),
+        ("这套题百分百保过", "guarantee.promise", "百分百保过"),
+        ("这个价格一辈子只有这一次", "urgency.false_scarcity", "一辈子只有这一次"),
+        ("想要的vx我", "offsite.wechat_qq", "vx我"),
+        ("加个vx我拉你进群", "offsite.wechat_qq", "加个vx"),
+        ("进我们的qq群领券", "offsite.wechat_qq", "进我们的qq群"),
+        ("这个是消费者协会推荐的", "authority.state_organs", "消费者协会推荐"),
+        # the sealed batches' misses, fixed after they were scored (docs/rules.md)
+        ("这个面霜绝对有效", "guarantee.promise", "绝对有效"),
+        ("我们的工艺全球领先", "absolute.top_grade", "全球领先"),
+        ("用了一个月胃病都根治了", "medical.disease_treatment", "个月胃病都根治了"),
+        ("这个锅保证终身不生锈", "guarantee.efficacy", "保证终身不生锈"),
+        ("库存赔本清仓了", "urgency.loss_leader", "赔本清仓"),
+        ("这款月销二十万加", "false_data.sales_rank", "月销二十万加"),
     ],
 )
 def test_round_twelve_claims(engine, text, rule, matched):
@@ -64,62 +75,13 @@ def test_round_twelve_claims(engine, text, rule, matched):
         "第一次用最好做个皮试",
         "这个玩具最好家长陪着玩",
         "这个课程学完能不能找到工作要看你自己",
-    ],
-)
-def test_round_twelve_innocent_wordings(engine, text):
-    assert alarm_phrases(engine, text) == [], text
-
-
-@pytest.mark.parametrize(
-    ("text", "rule", "matched"),
-    [
-        ("这个行李箱我跟大家保证用五年都不坏", "guarantee.efficacy", "我跟大家保证用五年都不坏"),
-        ("跟着我们练保证一次通过", "guarantee.efficacy", "保证一次通过"),
-        ("这套题百分百保过", "guarantee.promise", "百分百保过"),
-        ("这个价格一辈子只有这一次", "urgency.false_scarcity", "一辈子只有这一次"),
-        ("想要的vx我", "offsite.wechat_qq", "vx我"),
-        ("加个vx我拉你进群", "offsite.wechat_qq", "加个vx"),
-        ("进我们的qq群领券", "offsite.wechat_qq", "进我们的qq群"),
-        ("这个是消费者协会推荐的", "authority.state_organs", "消费者协会推荐"),
-    ],
-)
-def test_round_twelve_second_batch_claims(engine, text, rule, matched):
-    assert (rule, matched) in alarm_phrases(engine, text), text
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
+        # the second pair (w13)
         "红包你们领了吗",
         "那个钱包你们看一下颜色",
         "千万别信那些说能根治的",
         "误差在正负五毫米以内",
         "不保证一次过但是通过率很高",
-    ],
-)
-def test_round_twelve_second_batch_innocent(engine, text):
-    assert alarm_phrases(engine, text) == [], text
-
-
-@pytest.mark.parametrize(
-    ("text", "rule", "matched"),
-    [
-        # the sealed batches' misses, fixed after they were scored (docs/rules.md)
-        ("这个面霜绝对有效", "guarantee.promise", "绝对有效"),
-        ("我们的工艺全球领先", "absolute.top_grade", "全球领先"),
-        ("用了一个月胃病都根治了", "medical.disease_treatment", "个月胃病都根治了"),
-        ("这个锅保证终身不生锈", "guarantee.efficacy", "保证终身不生锈"),
-        ("库存赔本清仓了", "urgency.loss_leader", "赔本清仓"),
-        ("这款月销二十万加", "false_data.sales_rank", "月销二十万加"),
-    ],
-)
-def test_round_twelve_sealed_misses(engine, text, rule, matched):
-    assert (rule, matched) in alarm_phrases(engine, text), text
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
+        # the sealed batches' false alarms
         "我们直播间不搞拉群那一套",
         "很多宝宝回购了这个色",
         "最好晚上去试鞋",
@@ -127,7 +89,7 @@ def test_round_twelve_sealed_misses(engine, text, rule, matched):
         "这串转运珠是925银的",
     ],
 )
-def test_round_twelve_sealed_false_alarms(engine, text):
+def test_round_twelve_innocent_wordings(engine, text):
     assert alarm_phrases(engine, text) == [], text
 
 
