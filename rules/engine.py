@@ -70,6 +70,9 @@ DEFAULT_GRAMMAR = {
     # 它肯定做不到, 全网最便宜这个我可不敢打包票): matched from the term's end up to POST_WINDOW characters on.
     "post_negators": [],
     "cancel": ["就", "才", "而是", "但是", "但"],
+    # Cancel words that belong to the words a denial of saying reports (从来不说用了以后就能根治: the 就 is
+    # part of what is not said), so they do not end a spanning negator that ends in 说 or 讲.
+    "reported": [],
     # A negator that governs another verb (不用犹豫, 别错过, 不要担心) says nothing about the term after it.
     "governed": [
         "犹豫", "担心", "怕", "着急", "急", "考虑", "想", "等", "错过", "纠结", "客气", "怀疑", "舍不得", "心疼",
@@ -99,6 +102,7 @@ class _Grammar:
     post: re.Pattern[str] | None
     cancel: re.Pattern[str]
     governed: re.Pattern[str]
+    reported_cancel: re.Pattern[str]  # cancel words without the `reported` ones
 
 
 def _grammar(lists: dict[str, list[str]]) -> _Grammar:
@@ -111,6 +115,7 @@ def _grammar(lists: dict[str, list[str]]) -> _Grammar:
         re.compile(alternation(post)) if post else None,
         re.compile(alternation(merged["cancel"])),
         re.compile(alternation(merged["governed"])),
+        re.compile(alternation([w for w in merged["cancel"] if w not in set(merged["reported"])] or ["(?!)"])),
     )
 
 
@@ -439,6 +444,8 @@ class RuleEngine:
         for start, end, pick in cands:
             if pick is None:
                 continue  # an allow-context
+            if start >= 2 and norm[start - 1] in "不没" and norm[start - 2] == norm[start]:
+                continue  # the term's own A-not-A question (开不开光, 治不治病) asks; it claims nothing
             if exempt[pick[0]] and _exempted(norm, start, end, pick[1], exempt[pick[0]]):
                 continue  # advice, a question to viewers, a word's own exemption
             context = contexts[pick[0]]
@@ -586,8 +593,11 @@ def _negated(text: str, norm: str, offs: OffsetMap | None, start: int, window: i
         last = None
         for m in grammar.spanning.finditer(norm, span_lo, start):
             last = m
-        if last is not None and not grammar.cancel.search(norm, last.end(), start):
-            return True
+        if last is not None:
+            said = last.group().endswith(("说", "讲")) or norm.startswith(("说", "讲"), last.end())
+            cancel = grammar.reported_cancel if said else grammar.cancel
+            if not cancel.search(norm, last.end(), start):
+                return True
     lo = max(0, start - window)
     if lo == start or grammar.negation.search(norm, lo, start) is None:
         return False  # the usual case: no negator right before the term (and no offset lists built)

@@ -6,7 +6,7 @@ A pack file:
     [variants]                  # optional: word -> evasion spellings, e.g. "微信" = ["威信", "vx"]
     [lookalikes]                # optional: character -> look-alikes read as it, e.g. "治" = ["冶"]
     [grammar]                   # optional word lists (later packs replace a list): negators,
-                                # spanning_negators, post_negators, cancel, governed, fillers
+                                # spanning_negators, post_negators, cancel, reported, governed, fillers
                                 # (see engine.py)
     [[context]]                 # optional: innocent uses (advice, questions to viewers, exemptions):
     name, rules (ids or "prefix."), phrases (optional), before and/or after (regexes)
@@ -38,7 +38,7 @@ _RULE_KEYS = {
     "id", "category", "severity", "basis", "suggestion", "phrases", "patterns", "allow", "scopes",
     "negation", "unless", "boundary", "enabled", "phonetic", "gap",
 }
-GRAMMAR_KEYS = ("negators", "spanning_negators", "post_negators", "cancel", "governed", "fillers")
+GRAMMAR_KEYS = ("negators", "spanning_negators", "post_negators", "cancel", "reported", "governed", "fillers")
 _CONTEXT_KEYS = {"name", "rules", "phrases", "before", "after"}
 _ID = re.compile(r"^[A-Za-z0-9_.\-]{1,80}$")
 _BRACE = re.compile(r"\{([^{}]*)\}")

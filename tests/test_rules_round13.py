@@ -1,0 +1,76 @@
+"""Round thirteen: what the thirteenth round's blind sets showed, each class checked both ways with new
+sentences:
+- a negator stays in its own finished clause: 没货了 / 不用了 + a new subject (你们, 大家) does not deny
+  what that subject is told to do next (这个色没货了你们去某宝搜);
+- a term inside its own A-not-A question (开不开光, 治不治病) asks, it claims nothing;
+- 价 written without its person radical (涨介了);
+- more state organs as endorsers (文旅部指定, 银保监会力荐, 体育总局推荐), an authority's 认定;
+- prevention of more diseases (预防蛀牙, 预防自闭症);
+- sales per month in chat shorthand (月销破百w, 日销十w+);
+- the last few units chanted twice in one breath (最后5单最后5单);
+- taste at its best when used a certain way (冰到五度左右喝口感最好) is advice.
+"""
+
+import pytest
+
+from tests.rules_support import alarm_phrases, holds_floor
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "matched"),
+    [
+        ("这个码数没货了大家去某宝搜一下同款", "offsite.other_platform", "去某宝搜"),
+        ("链接拍不了了你们加个微信我私发", "offsite.wechat_qq", "加个微信"),
+        ("这双鞋明天就涨介了", "urgency.free_scarcity", "就涨介"),
+        ("这个旅游套餐是文化和旅游部推荐的", "authority.state_organs", "文化和旅游部推荐"),
+        ("这款跑步机体育总局都认可", "authority.state_organs", "体育总局都认可"),
+        ("这个理财是证监会力荐的", "authority.state_organs", "证监会力荐"),
+        ("这个蜂蜜经过权威机构认定的", "authority.experts", "权威机构认定"),
+        ("小朋友天天用这个牙膏能预防蛀牙", "medical.disease_treatment", "预防蛀牙"),
+        ("这款洗发水月销破千w", "false_data.sales_rank", "月销破千w"),
+        ("这个面膜日销十w+", "false_data.sales_rank", "日销十w+"),
+        ("最后5单了最后5单赶紧拍", "urgency.free_scarcity", "最后5单"),
+    ],
+)
+def test_round_thirteen_claims(engine, text, rule, matched):
+    assert (rule, matched) in alarm_phrases(engine, text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "有人问这个手串开不开光 我们是普通饰品",
+        "宝宝们问治不治病 它就是个枕头",
+        "这个啤酒冰到五度左右喝口感最好",
+        "还剩最后5单",
+        "简介里有尺码表",
+        "这个是国家体育总局的比赛用球标准尺寸",
+    ],
+)
+def test_round_thirteen_innocent_wordings(engine, text):
+    assert alarm_phrases(engine, text) == [], text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "没有任何的药用功效",  # 的 does not end a denial
+        "我们从来不说用了以后就能根治",  # a clause-spanning denial is not ended by a 了 inside it
+        "我不会跟你们说用了就能治病",  # a refusal to say it, 就 and all
+    ],
+)
+def test_denials_keep_their_reach(engine, text):
+    assert alarm_phrases(engine, text) == [], text
+
+
+def test_a_denial_of_a_finished_clause_is_only_that(engine):
+    """没货了 is denied stock, not denied contact: the contact after a new subject is still a claim, and
+    without the new subject the denial still reaches the term (这个没有加微信的渠道)."""
+    assert alarm_phrases(engine, "这款没货了你们加我微信") != []
+    assert alarm_phrases(engine, "我们没有加微信这种渠道") == []
+
+
+def test_round_thirteen_blind_sets(engine):
+    # Scored once before any change for them (w14_cc 54/60, 1/60; w14_trades 55/60, 1/60), then tuned on.
+    holds_floor(engine, "w14_cc", 0.95, 0.0)
+    holds_floor(engine, "w14_trades", 0.95, 0.0)
