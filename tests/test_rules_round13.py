@@ -9,6 +9,12 @@ sentences:
 - sales per month in chat shorthand (月销破百w, 日销十w+);
 - the last few units chanted twice in one breath (最后5单最后5单);
 - taste at its best when used a certain way (冰到五度左右喝口感最好) is advice.
+A second pair of batches the same round (w15) showed:
+- a modal particle inside a fixed claim (全网啊就我们家最低), maternal and child hospitals as endorsers;
+- more conditions an ordinary product is said to treat (扁平足, 脂溢性脱发), sales in pairs (卖出去一千万双);
+- a deadline no one could keep (下一秒就恢复原价);
+- a denial of a rating (不敢说好评率百分百), a viewer's request relayed and declined (有人说要私聊我 不用哈),
+  advice to bring something (最好带个手套).
 """
 
 import pytest
@@ -30,6 +36,12 @@ from tests.rules_support import alarm_phrases, holds_floor
         ("这款洗发水月销破千w", "false_data.sales_rank", "月销破千w"),
         ("这个面膜日销十w+", "false_data.sales_rank", "日销十w+"),
         ("最后5单了最后5单赶紧拍", "urgency.free_scarcity", "最后5单"),
+        # the second pair (w15)
+        ("这个价全网呀就我们家最低", "absolute.lowest_price", "全网呀就我们家最低"),
+        ("这款奶粉是儿童医院推荐的", "authority.experts", "儿童医院推荐的"),
+        ("这个矫正带能治好驼背", "medical.disease_treatment", "治好驼背"),
+        ("这款袜子一年卖了三百万双", "false_data.sales_rank", "卖了三百万双"),
+        ("下一分钟就涨价了赶紧拍", "urgency.free_scarcity", "下一分钟就涨价"),
     ],
 )
 def test_round_thirteen_claims(engine, text, rule, matched):
@@ -45,6 +57,10 @@ def test_round_thirteen_claims(engine, text, rule, matched):
         "还剩最后5单",
         "简介里有尺码表",
         "这个是国家体育总局的比赛用球标准尺寸",
+        # the second pair (w15)
+        "我可不敢说好评率百分之百",
+        "有宝宝说要加微信 不用的哈 直接下单就行",
+        "爬山的时候最好带件外套",
     ],
 )
 def test_round_thirteen_innocent_wordings(engine, text):
@@ -74,3 +90,6 @@ def test_round_thirteen_blind_sets(engine):
     # Scored once before any change for them (w14_cc 54/60, 1/60; w14_trades 55/60, 1/60), then tuned on.
     holds_floor(engine, "w14_cc", 0.95, 0.0)
     holds_floor(engine, "w14_trades", 0.95, 0.0)
+    # The second pair, scored before any change for them: w15_cc 55/60, 0/60; w15_trades 56/60, 3/60.
+    holds_floor(engine, "w15_cc", 0.95, 0.0)
+    holds_floor(engine, "w15_trades", 0.93, 0.0)

@@ -128,9 +128,11 @@ class QuestionGate:
         m = _A_NOT_A_RE.search(text)
         if m:
             return GateResult(QUESTION, m.group(0))
-        for clause in _CLAUSE_SPLIT_RE.split(text):
+        clauses = _CLAUSE_SPLIT_RE.split(text)
+        for i, clause in enumerate(clauses):
             for w in self.question_final:
-                if clause.endswith(w) and len(clause) > len(w):
+                # a particle alone after a space ends the words before it: 能发 顺丰 不 (sf rewritten)
+                if clause.endswith(w) and (len(clause) > len(w) or (i > 0 and clauses[i - 1])):
                     return GateResult(QUESTION, f"…{w}")
         if praise:
             return GateResult(STATEMENT, praise)
