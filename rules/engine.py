@@ -92,7 +92,9 @@ CLAUSE_PARTICLES = frozenset("哈啊呀吧呢嘛哦啦嗯噢哟呐")
 MAX_ALIKE_CHECKS = 64  # sound-alike candidates checked per line (each costs a jieba cut of a window)
 GAP_REACH = 14  # characters after a gap pattern's left word in which a right word must start
 CONTEXT_WINDOW = 16  # characters on each side a [[context]] regex sees
-_CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]")
+# A comma or full stop ends a clause; so does a pause (a space, as ASR and chat write it) before a new
+# subject (没挂链接 你们去某宝搜: the 没 stays with 挂链接).
+_CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]|\s+(?=你们|大家|家人们|宝宝们|姐妹们|宝子们|咱们|你)")
 
 
 @dataclass(frozen=True)
@@ -816,11 +818,16 @@ def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]
     lo = max(0, start - 8)
     bounds = _cut_bounds(norm[lo : min(len(norm), end + 8)])  # window offsets: start - lo, end - lo
     first, stop = start - lo, end - lo
+    edges = sorted(bounds)
     if stop - first <= 2 and (
-        (first not in bounds and norm[start - 1] not in CLAUSE_PARTICLES) or stop not in bounds
+        (first not in bounds and norm[start - 1] not in CLAUSE_PARTICLES)
+        or (
+            stop not in bounds
+            # only a slip in the last character, after one said right (顶 of 顶级 in 顶吉冰丝)
+            and not (any(c[0] == said[0] for c in canonical) and _slip_opens_a_guess(norm, lo, edges, stop, freq))
+        )
     ):
         return False
-    edges = sorted(bounds)
     if len(canonical) == 1:
         phrase = canonical[0]
     else:  # the phrase it differs least from (the first of equals, as min() picks)
@@ -841,6 +848,16 @@ def _plausible_alike(norm: str, start: int, end: int, canonical: tuple[str, ...]
         if w_end - w_start >= 2 and freq.get(word, 0) >= ORDINARY_WORD_FREQ:
             return False  # ...or is an ordinary word of its own
     return True
+
+
+def _slip_opens_a_guess(norm: str, lo: int, edges: list[int], stop: int, freq) -> bool:  # type: ignore[no-untyped-def]
+    """Does the match's last character (the slip) open a word of three or more characters that jieba's
+    HMM only guessed (顶吉冰丝 cuts 顶|吉冰丝)? A slip is no dictionary character run, so the HMM glues it to what
+    follows; that is no evidence that the match ends inside a word (a real word there, 吉祥 in 顶吉祥,
+    is in the dictionary and keeps the edge check)."""
+    k = bisect_right(edges, stop)
+    w_start, w_end = edges[k - 1], edges[k] if k < len(edges) else stop
+    return w_start == stop - 1 and w_end - w_start >= 3 and not freq.get(norm[w_start + lo : w_end + lo])
 
 
 def _closest(words: tuple[str, ...], said: str) -> str:

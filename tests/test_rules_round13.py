@@ -15,6 +15,12 @@ A second pair of batches the same round (w15) showed:
 - a deadline no one could keep (下一秒就恢复原价);
 - a denial of a rating (不敢说好评率百分百), a viewer's request relayed and declined (有人说要私聊我 不用哈),
   advice to bring something (最好带个手套).
+The round's sealed batches, run once at its end, showed (fixed after):
+- a sound-alike whose slip jieba glues to the next characters (顶吉皮料 cuts 顶|吉皮料);
+- a pause before a new subject ends a negator's clause (没挂链接 你们去某宝搜);
+- a viewer's question relayed and answered no (有人问开光没有 我们不搞那些);
+- telling viewers not to expect it (别想着什么保值升值);
+- the space agency as endorser, 这辈子就这一回, 十年都遇不到一回, 抢完就永久下架, 再也不生产了.
 """
 
 import pytest
@@ -42,6 +48,13 @@ from tests.rules_support import alarm_phrases, holds_floor
         ("这个矫正带能治好驼背", "medical.disease_treatment", "治好驼背"),
         ("这款袜子一年卖了三百万双", "false_data.sales_rank", "卖了三百万双"),
         ("下一分钟就涨价了赶紧拍", "urgency.free_scarcity", "下一分钟就涨价"),
+        # the sealed batches' classes, after their one run
+        ("这件大衣用的是顶吉羊绒", "absolute.top_grade", "顶吉"),
+        ("这款没开链接 大家去某宝搜店名", "offsite.other_platform", "去某宝搜"),
+        ("这个面料是国家航天局指定的", "authority.state_organs", "国家航天局指定"),
+        ("这个价一辈子就这一回", "urgency.false_scarcity", "一辈子就这一回"),
+        ("这个价格好几年都碰不到一次", "urgency.false_scarcity", "好几年都碰不到一次"),
+        ("这个口味以后再也不生产了", "urgency.false_scarcity", "再也不生产了"),
     ],
 )
 def test_round_thirteen_claims(engine, text, rule, matched):
@@ -61,6 +74,11 @@ def test_round_thirteen_claims(engine, text, rule, matched):
         "我可不敢说好评率百分之百",
         "有宝宝说要加微信 不用的哈 直接下单就行",
         "爬山的时候最好带件外套",
+        # the sealed batches' false alarms
+        "有人问这个开光没有 我们就是普通的手链 不搞那些",
+        "刚有人问这个茶能不能治失眠 我说不能",
+        "衣服是穿的 别想着什么保值升值",
+        "这件顶吉祥的红色过年穿",
     ],
 )
 def test_round_thirteen_innocent_wordings(engine, text):
@@ -93,3 +111,7 @@ def test_round_thirteen_blind_sets(engine):
     # The second pair, scored before any change for them: w15_cc 55/60, 0/60; w15_trades 56/60, 3/60.
     holds_floor(engine, "w15_cc", 0.95, 0.0)
     holds_floor(engine, "w15_trades", 0.93, 0.0)
+    # Kept sealed until every change above was in, run once (s13_cc 55/60, 2/60; s13_trades 54/60, 1/60),
+    # then fixed on: regression floors now.
+    holds_floor(engine, "s13_cc", 0.95, 0.02)
+    holds_floor(engine, "s13_trades", 0.92, 0.0)
