@@ -196,6 +196,7 @@ def test_split_pinyin() -> None:
         ("能给我发sf不", "question"),  # 不 after an English word the vocabulary rewrote (sf: 顺丰)
         ("发货 不", "question"),
         ("不", "keyword"),  # the particle alone asks nothing
+        ("正品就是不一样", "statement"),  # praise
     ],
 )
 def test_gate(store: FaqStore, text: str, kind: str) -> None:
@@ -383,6 +384,10 @@ def test_second_merchant_generalizes() -> None:
         # 1/25; 厚实 as praise, 喂奶期间 (哺乳期) and a class of who may use it since: 49/55 1/25, 51/55 1/25
         ("w15a", 0.87, 0.05),  # handbags and wallets: 皮质, 尺寸, 正品, 保养, 维修
         ("w15b", 0.90, 0.05),  # supplements sold as food: 用量, 人群, 保质期, 不是药
+        # the same round's sealed merchants, run once at its end (men's shoes 49/55, 3/25; houseplants 42/55,
+        # 1/25); 胶水味 (异味) and 就是不一样 as praise since: 50/55 2/25, 42/55 1/25
+        ("s13a", 0.88, 0.09),  # men's shoes and sneakers: 尺码, 正品, 鞋底, 清洗, 运费险
+        ("s13b", 0.74, 0.05),  # houseplants: 活体运输, 带盆, 浇水, 光照, 到货死苗
     ],
 )
 def test_unseen_merchants(name: str, min_right: float, max_none_answered: float) -> None:
