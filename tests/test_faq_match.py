@@ -574,3 +574,49 @@ def test_what_is_asked_decides(asks: FaqStore, text: str, faq_id: str) -> None:
 def test_what_is_asked_must_be_answered(asks: FaqStore, text: str) -> None:
     m = asks.match(text)
     assert m.faq_id is None, m.why
+
+
+# --- a day named makes a yes/no question a when-question -------------------------------------
+
+DAYS = """
+[[faq]]
+id = "delivery_area"
+question = "哪些地方不发货？"
+answer = "偏远地区和港澳台暂不发货。"
+examples = ["乡下能送到吗", "新疆能发吗"]
+
+[[faq]]
+id = "delivery_time"
+question = "发货后几天到？"
+answer = "江浙沪1-2天，其他地区3-5天。"
+examples = ["几天能到"]
+
+[[faq]]
+id = "keeps"
+question = "能放多久？"
+answer = "冷冻可存放6个月。"
+
+[[faq]]
+id = "refreeze"
+question = "化了还能再冻吗？"
+answer = "不建议反复冻融。"
+"""
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory: pytest.TempPathFactory) -> FaqStore:
+    path = tmp_path_factory.mktemp("faq") / "days.toml"
+    path.write_text(DAYS, "utf-8")
+    return FaqStore.load(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "faq_id"),
+    [
+        ("广州隔天能到吗", "delivery_time"),  # 隔天 asks when, not whether it ships there
+        ("杭州第二天能送到吗", "delivery_time"),
+    ],
+)
+def test_a_day_or_span_named_asks_when(days: FaqStore, text: str, faq_id: str) -> None:
+    m = days.match(text)
+    assert m.faq_id == faq_id, m.why
