@@ -91,6 +91,7 @@ ORDINARY_WORD_FREQ = 100
 CLAUSE_PARTICLES = frozenset("哈啊呀吧呢嘛哦啦嗯噢哟呐")
 MAX_ALIKE_CHECKS = 64  # sound-alike candidates checked per line (each costs a jieba cut of a window)
 GAP_REACH = 14  # characters after a gap pattern's left word in which a right word must start
+MAX_SHADOWED = 24  # characters after a trigger-only key in which a phrase starting inside it may end
 CONTEXT_WINDOW = 16  # characters on each side a [[context]] regex sees
 # A comma or full stop ends a clause; so does a pause (a space, as ASR and chat write it) before a new
 # subject (没挂链接 你们去某宝搜: the 没 stays with 挂链接).
@@ -399,6 +400,7 @@ class RuleEngine:
                 rescan = alike = True  # it may stand over an exact key or a sound-alike
         if rescan:
             found = self._find(norm)
+        found = self._unshadowed(norm, found)
         if marked is not None and not (len(marked) == len(text) == len(norm)):
             # (Same length all through: only 1:1 mappings such as traditional -> simplified, so the
             # offsets are the identity.)
@@ -475,6 +477,26 @@ class RuleEngine:
             fields["matched"] = text[start:end]
             hits.append(hit)
         return hits
+
+    def _unshadowed(self, norm: str, found: list) -> list:
+        """`found` plus the keys that start inside a key that is only a pattern's trigger word. Such a
+        key (都保 of 什么病都保) is taken by leftmost-longest like any other, and would hide a phrase that
+        starts inside it (保证不褪色 in 洗一百次都保证不褪色) even when its pattern does not match; the
+        candidates are selected leftmost-longest again after the patterns ran."""
+        values = self._values
+        extra = None
+        for idx, start, end in found:
+            _mask, allow, _latin, triggers, _hidden, by_bit = values[idx]
+            if end - start < 2 or allow or not triggers or any(p is not None for p in by_bit):
+                continue
+            for j, s, e in self._find(norm[start + 1 : end + MAX_SHADOWED]):
+                if s + 1 >= end - start:
+                    break
+                extra = extra or []
+                extra.append((j, s + start + 1, e + start + 1))
+        if extra is None:
+            return found
+        return sorted(set(found) | set(extra), key=lambda f: (f[1], -f[2]))
 
     def _sound_alikes(self, norm: str, coded: str, bit: int, heard: list) -> list:
         """Candidates that sound like a phrase (全网醉低价, 权威机枸, 威心) without being one of its

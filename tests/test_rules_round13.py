@@ -21,6 +21,11 @@ The round's sealed batches, run once at its end, showed (fixed after):
 - a viewer's question relayed and answered no (有人问开光没有 我们不搞那些);
 - telling viewers not to expect it (别想着什么保值升值);
 - the space agency as endorser, 这辈子就这一回, 十年都遇不到一回, 抢完就永久下架, 再也不生产了.
+A third pair (w16), scored before any change for it, showed:
+- a key that is only a pattern's trigger word (都保 of 什么病都保) hid a phrase starting inside it
+  (洗一百次都保证不褪色);
+- a claim word naming the product it is part of (这个祛斑霜有国妆特字批号), what was never said (我们没说过
+  它能治什么病), advice to switch something on (最好开低档).
 """
 
 import pytest
@@ -55,6 +60,9 @@ from tests.rules_support import alarm_phrases, holds_floor
         ("这个价一辈子就这一回", "urgency.false_scarcity", "一辈子就这一回"),
         ("这个价格好几年都碰不到一次", "urgency.false_scarcity", "好几年都碰不到一次"),
         ("这个口味以后再也不生产了", "urgency.false_scarcity", "再也不生产了"),
+        # the third pair (w16)
+        ("这个床单你机洗五十次都保证不起球", "guarantee.efficacy", "保证不起球"),
+        ("这个美白精华能祛斑", "medical.cosmetic_claims", "祛斑"),
     ],
 )
 def test_round_thirteen_claims(engine, text, rule, matched):
@@ -79,6 +87,10 @@ def test_round_thirteen_claims(engine, text, rule, matched):
         "刚有人问这个茶能不能治失眠 我说不能",
         "衣服是穿的 别想着什么保值升值",
         "这件顶吉祥的红色过年穿",
+        # the third pair (w16)
+        "这款祛斑霜是特证产品 批号详情页能查",
+        "晚上睡觉最好开一档",
+        "我们从没说过它能治病",
     ],
 )
 def test_round_thirteen_innocent_wordings(engine, text):
@@ -115,3 +127,6 @@ def test_round_thirteen_blind_sets(engine):
     # then fixed on: regression floors now.
     holds_floor(engine, "s13_cc", 0.95, 0.02)
     holds_floor(engine, "s13_trades", 0.92, 0.0)
+    # A third pair, scored before any change for it: w16_cc 56/60, 3/60; w16_trades 58/60, 2/60.
+    holds_floor(engine, "w16_cc", 0.93, 0.02)
+    holds_floor(engine, "w16_trades", 0.95, 0.0)
