@@ -388,6 +388,10 @@ def test_second_merchant_generalizes() -> None:
         # 1/25); 胶水味 (异味) and 就是不一样 as praise since: 50/55 2/25, 42/55 1/25
         ("s13a", 0.88, 0.09),  # men's shoes and sneakers: 尺码, 正品, 鞋底, 清洗, 运费险
         ("s13b", 0.74, 0.05),  # houseplants: 活体运输, 带盆, 浇水, 光照, 到货死苗
+        # a third pair the same round, first run after all of the above: toys and blocks 50/55 (90.9%) 0/25,
+        # bedding 45/55 (81.8%) 1/25; 破洞, 污渍, 线开了 (损坏) since: 50/55, 46/55
+        ("w16a", 0.89, 0.03),  # toys and building blocks: 适龄, 零件, 电池, 安全
+        ("w16b", 0.81, 0.05),  # bedding: 尺寸, 洗涤, 面料, 缩水, 起球
     ],
 )
 def test_unseen_merchants(name: str, min_right: float, max_none_answered: float) -> None:
