@@ -25,7 +25,8 @@ A third pair (w16), scored before any change for it, showed:
 - a key that is only a pattern's trigger word (都保 of 什么病都保) hid a phrase starting inside it
   (洗一百次都保证不褪色);
 - a claim word naming the product it is part of (这个祛斑霜有国妆特字批号), what was never said (我们没说过
-  它能治什么病), advice to switch something on (最好开低档).
+  它能治什么病), advice to switch something on (最好开低档);
+- a negator that is part of who is addressed (尺码不会选的加我weixin: those who cannot choose).
 """
 
 import pytest
@@ -63,6 +64,7 @@ from tests.rules_support import alarm_phrases, holds_floor
         # the third pair (w16)
         ("这个床单你机洗五十次都保证不起球", "guarantee.efficacy", "保证不起球"),
         ("这个美白精华能祛斑", "medical.cosmetic_claims", "祛斑"),
+        ("鞋码不会挑的加个微信我帮你看", "offsite.wechat_qq", "加个微信"),  # those who cannot choose
     ],
 )
 def test_round_thirteen_claims(engine, text, rule, matched):
@@ -91,6 +93,7 @@ def test_round_thirteen_claims(engine, text, rule, matched):
         "这款祛斑霜是特证产品 批号详情页能查",
         "晚上睡觉最好开一档",
         "我们从没说过它能治病",
+        "我们不会加微信的",
     ],
 )
 def test_round_thirteen_innocent_wordings(engine, text):
