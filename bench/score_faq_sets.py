@@ -44,7 +44,11 @@ def main() -> int:
     total = [0, 0, 0, 0]
     for name, faq, questions in sets(args.also):
         store = FaqStore.load(faq)
-        rows, _bad = read_tsv(str(questions))
+        rows, bad = read_tsv(str(questions))
+        if bad:
+            # a line that is not message<TAB>id is left out of the figures: say so, with where
+            shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
+            print(f"{questions}: {len(bad)} malformed line(s) skipped (lines {shown})", file=sys.stderr)
         res = evaluate(store, rows)
         total[0] += res.right
         total[1] += res.answerable
