@@ -112,13 +112,14 @@ def _grammar(lists: dict[str, list[str]]) -> _Grammar:
     merged = {**DEFAULT_GRAMMAR, **lists}
     spanning = merged["spanning_negators"]
     post = merged["post_negators"]
+    reported = set(merged["reported"])
     return _Grammar(
         re.compile(alternation(merged["negators"] + spanning)),
         re.compile(alternation(spanning)) if spanning else None,
         re.compile(alternation(post)) if post else None,
         re.compile(alternation(merged["cancel"])),
         re.compile(alternation(merged["governed"])),
-        re.compile(alternation([w for w in merged["cancel"] if w not in set(merged["reported"])] or ["(?!)"])),
+        re.compile(alternation([w for w in merged["cancel"] if w not in reported] or ["(?!)"])),
     )
 
 
@@ -248,7 +249,15 @@ class RuleEngine:
             for mask, allow, latin_edge, triggers, phrases in t["values"]
         ]
         # The value is flat so the hot loops unpack it in one step (no attribute lookups).
-        self._values = [distinct[i] for i in _ids(t["values_ids"])]
+        value_ids = _ids(t["values_ids"])
+        self._values = [distinct[i] for i in value_ids]
+        # Keys that are only a pattern's trigger word (no phrase in any scope, no allow-context): a phrase
+        # that starts inside one must still be found (see _unshadowed).
+        trigger_only = {
+            i for i, (_m, allow, _l, triggers, _h, by_bit) in enumerate(distinct)
+            if triggers and not allow and all(p is None for p in by_bit)
+        }
+        self._trigger_only = frozenset(k for k, i in enumerate(value_ids) if i in trigger_only)
         keys = t["keys"]
         # ahocorasick-rs (Rust) does leftmost-longest matching natively and ~3x faster than
         # pyahocorasick's iter_long on these keys; it reports code-point offsets.
@@ -483,11 +492,10 @@ class RuleEngine:
         key (都保 of 什么病都保) is taken by leftmost-longest like any other, and would hide a phrase that
         starts inside it (保证不褪色 in 洗一百次都保证不褪色) even when its pattern does not match; the
         candidates are selected leftmost-longest again after the patterns ran."""
-        values = self._values
+        trigger_only = self._trigger_only
         extra = None
         for idx, start, end in found:
-            _mask, allow, _latin, triggers, _hidden, by_bit = values[idx]
-            if end - start < 2 or allow or not triggers or any(p is not None for p in by_bit):
+            if end - start < 2 or idx not in trigger_only:
                 continue
             for j, s, e in self._find(norm[start + 1 : end + MAX_SHADOWED]):
                 if s + 1 >= end - start:

@@ -81,11 +81,16 @@ examples = ["怎么联系客服", "客服在哪"]
 """
 
 
+def _store_from(tmp_path_factory: pytest.TempPathFactory, name: str, text: str) -> FaqStore:
+    """An FAQ store loaded from `text` written to a fresh file (a module's fixtures share one shape)."""
+    path = tmp_path_factory.mktemp("faq") / f"{name}.toml"
+    path.write_text(text, "utf-8")
+    return FaqStore.load(path)
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> FaqStore:
-    path = tmp_path_factory.mktemp("faq") / "shop.toml"
-    path.write_text(SHOP, "utf-8")
-    return FaqStore.load(path)
+    return _store_from(tmp_path_factory, "shop", SHOP)
 
 
 # --- each normalization: the variant reaches the same entry as the plain form ---------------------
@@ -454,9 +459,7 @@ answer = "点商品页右下角的客服按钮。"
 
 @pytest.fixture(scope="module")
 def thin(tmp_path_factory: pytest.TempPathFactory) -> FaqStore:
-    path = tmp_path_factory.mktemp("faq") / "thin.toml"
-    path.write_text(THIN, "utf-8")
-    return FaqStore.load(path)
+    return _store_from(tmp_path_factory, "thin", THIN)
 
 
 @pytest.mark.parametrize(
@@ -541,9 +544,7 @@ answer = "商品页右下角。"
 
 @pytest.fixture(scope="module")
 def asks(tmp_path_factory: pytest.TempPathFactory) -> FaqStore:
-    path = tmp_path_factory.mktemp("faq") / "asks.toml"
-    path.write_text(ASKS, "utf-8")
-    return FaqStore.load(path)
+    return _store_from(tmp_path_factory, "asks", ASKS)
 
 
 @pytest.mark.parametrize(
@@ -609,9 +610,7 @@ answer = "不建议反复冻融。"
 
 @pytest.fixture(scope="module")
 def days(tmp_path_factory: pytest.TempPathFactory) -> FaqStore:
-    path = tmp_path_factory.mktemp("faq") / "days.toml"
-    path.write_text(DAYS, "utf-8")
-    return FaqStore.load(path)
+    return _store_from(tmp_path_factory, "days", DAYS)
 
 
 @pytest.mark.parametrize(
