@@ -65,7 +65,7 @@ ENTRY = 'id = "a"\nquestion = "q"\nanswer = "x"\n'
         ("[[faq]]\n" + ENTRY.replace('question = "q"\n', ""), "entry 1 (a)", "question", "missing value"),
         ("[[faq]]\n" + ENTRY.replace('answer = "x"', 'answer = "  "'), "entry 1 (a)", "answer", "must not be empty"),
         ("[[faq]]\n" + ENTRY.replace('answer = "x"', "answer = 3"), "entry 1 (a)", "answer", "must be a string"),
-        ("[[faq]]\n" + ENTRY + 'short = "' + "字" * 21 + '"\n', "entry 1 (a)", "short", "at most 20"),
+        ("[[faq]]\n" + ENTRY + 'short = "' + "字" * 61 + '"\n', "entry 1 (a)", "short", "at most 60"),
         ("[[faq]]\n" + ENTRY + 'examples = "怎么退"\n', "entry 1 (a)", "examples", "list of strings"),
         ("[[faq]]\n" + ENTRY + 'examples = ["ok", ""]\n', "entry 1 (a)", "examples[1]", "non-empty"),
         ("[[faq]]\n" + ENTRY + 'answr = "typo"\n', "entry 1 (a)", "answr", "unknown key"),

@@ -38,6 +38,13 @@ question = "保修多久？"
 answer = "整机保修一年。"
 short = "整机保修一年"
 examples = ["保修多久"]
+
+[[faq]]
+id = "install"
+question = "包安装吗？"
+answer = "免费上门安装。"
+short = "免费上门安装，偏远地区另收远程费，需提前三天预约"
+examples = ["包安装吗", "上门装吗"]
 """
 
 
@@ -130,6 +137,20 @@ async def test_answer_without_short_is_cut_at_a_clause(store: FaqStore) -> None:
     assert ev.chat_text == "可开电子普通发票" and len(ev.chat_text) <= 20
     assert ev.answer.startswith("可开电子普通发票，确认收货后")  # the card still gets all of it
     await h.r.close()
+
+
+@pytest.mark.asyncio
+async def test_a_short_longer_than_the_platform_allows_is_cut_at_a_clause(store: FaqStore) -> None:
+    # Merchants write shorts of 20-30 characters; the file loads, and the reply is the short's first
+    # clauses that fit, not the whole short refused.
+    h = Harness(store, max_length=20)
+    [ev] = await h.say("包安装吗", name="")
+    assert ev.chat_text == "免费上门安装，偏远地区另收远程费"
+    h2 = Harness(store, max_length=40)
+    [ev2] = await h2.say("包安装吗", name="")
+    assert ev2.chat_text == "免费上门安装，偏远地区另收远程费，需提前三天预约"
+    await h.r.close()
+    await h2.r.close()
 
 
 @pytest.mark.asyncio

@@ -6,7 +6,7 @@ Format (see README "FAQ answers")::
     id = "return_policy"              # snake_case ASCII, unique
     question = "怎么申请退货？"        # the canonical question
     answer = "在订单页点「申请售后」…"  # the full answer, shown on the overlay card
-    short = "订单页点申请售后选退货"    # optional, at most 20 characters: the chat reply
+    short = "订单页点申请售后选退货"    # optional: the chat reply (cut at a clause to the platform's length)
     examples = ["怎么退货", "退货流程是什么"]   # optional: ways viewers ask
     keywords = ["退货", "寄回"]              # optional: words that point at this entry
 
@@ -33,7 +33,9 @@ from typing import Any
 from bot.faq.vocab import CUE_KEYS
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-SHORT_MAX = 20
+# A chat reply is 20 characters on Bilibili and more elsewhere; a longer short is cut at a clause when
+# sent (responder.compose), so only a short that is no short reply at all stops the file from loading.
+SHORT_MAX = 60
 TEXT_MAX = 500  # an answer longer than this is not an FAQ answer; it would swamp the overlay card
 LIST_MAX = 200
 ENTRY_KEYS = ("id", "question", "answer", "short", "examples", "keywords")
