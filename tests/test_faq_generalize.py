@@ -261,9 +261,32 @@ def test_the_encoder_as_a_ranking_needs_the_words_support_a_lead_and_the_thing_a
     assert decide(None, words) == (None, "")
 
 
+def test_both_voices_naming_the_same_entry_first_answer_without_a_lead() -> None:
+    from bot.faq.semantic import AGREE_WORDS, AGREE_Z, RANK_LEAD
+
+    words = {"a": AGREE_WORDS + 0.02, "b": AGREE_WORDS - 0.05}
+    small_lead = RANK_LEAD - 0.02  # the ranking rule would not answer on this lead
+    assert decide(Opinion("a", AGREE_Z + 0.1, small_lead, "b"), words)[0] == "a"
+    # the encoder does not stand out enough
+    assert decide(Opinion("a", AGREE_Z - 0.1, small_lead, "b"), words)[0] is None
+    # the encoder's nearest is only the words' second
+    assert decide(Opinion("b", AGREE_Z + 0.1, small_lead, "a"), words)[0] is None
+    # the words gave it too little
+    assert decide(Opinion("a", AGREE_Z + 0.1, small_lead, "b"), {"a": AGREE_WORDS - 0.05})[0] is None
+    # the entry never states what is asked
+    assert decide(Opinion("a", AGREE_Z + 0.1, small_lead, "b"), words, unstated={"a"})[0] is None
+
+
 @pytest.mark.parametrize("text", ["主播家娃多大了", "主播家狗狗叫什么", "主播家的猫几岁了"])
 def test_the_anchors_home_with_or_without_de_is_the_anchor_as_a_person(shop: FaqMatcher, text: str) -> None:
     # 主播家孩子 asks about the anchor as 主播家的孩子 does: never a question to the shop
+    assert shop.analyze(text)[1].cue == "personal"
+    assert shop.match(text).faq_id is None
+
+
+@pytest.mark.parametrize("text", ["主播是哪里人", "主播吃饭了吗", "主播今晚几点下播", "主播累不累"])
+def test_the_anchors_day_and_origin_are_the_anchor_as_a_person(shop: FaqMatcher, text: str) -> None:
+    # 主播是哪里人 once matched a "how many people" entry on 人 alone; 吃饭 a feeder's entry
     assert shop.analyze(text)[1].cue == "personal"
     assert shop.match(text).faq_id is None
 

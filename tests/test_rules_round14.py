@@ -11,6 +11,14 @@ new sentences:
 - denials: declining to say what it is (我不说它是最好的), nobody can promise it (没有人能保证你一定过),
   a saying reported and dismissed (有人说能转运 那是迷信); a product named by its claim word (护眼仪),
   doing it this way is best (这么泡最香), and 送完即止 (it sounds like 极致).
+A second pair (w18), scored before any change for it, showed:
+- a reduplicated use verb between an illness and its cure (灰指甲涂一涂就能治好, 按一按就好了), correcting a
+  body shape (矫正内八字), short sight said to get better (度数还能降下来), spots that wash away (斑都能洗掉);
+- not one drop gets through (保证一滴水都渗不进来), 100% + clean (１００％卸干净), a lock that can never be
+  picked, 销量破bai万 in pinyin, 以后这个价想都别想, 抢完这辈子都没有了;
+- innocent: the anchor will not vouch for it (最低价这个事我说不准), 哪条 + a superlative asks, 治愈 as a
+  mood or a colour's name, 最好 + how + a verb of use (最好后向安装), a request relayed and declined
+  (有人让我加微信 我们不加), a gear called 第一档.
 """
 
 import pytest
@@ -35,6 +43,15 @@ from tests.rules_support import alarm_phrases, holds_floor
         "扫一下背景板的二维码 进我们的福利群",
         "这款面霜已经卖了几百w单了",
         "好评率九十八点五 你们放心拍",
+        "脚气泡一泡就好了 三天见效",
+        "穿我们这个鞋垫 可以纠正孩子的扁平足",
+        "这个眼贴坚持用 近视都能恢复",
+        "这个精华用一个月 痘印都能去掉",
+        "这个鞋面 绝对一滴水都进不去",
+        "这个洗碗机 百分百洗干净 一点油都不留",
+        "这个保险箱 永远不会被破解",
+        "这款卫衣 销量已经破qian万了",
+        "下了播这个价想都别想",
     ],
 )
 def test_new_wordings_are_caught(engine, text):
@@ -52,6 +69,12 @@ def test_new_wordings_are_caught(engine, text):
         "赠品数量有限 送完即止",
         "下单的时候收货地址留个能打通的电话",
         "我们家的大米 农残检测报告在详情页 你们可以看",
+        "是不是全网最低价这个我保证不了 价格你们自己比",
+        "哪双最舒服你们说了算 评论区扣出来",
+        "这个香味很治愈 闻着很放松",
+        "这个奶粉最好分次冲调 一次别冲太多",
+        "刚才有人叫我加微信 我们不加的 有事找平台客服",
+        "吹风机有三挡 第一挡是冷风",
     ],
 )
 def test_innocent_lines_stay_quiet(engine, text):
@@ -64,3 +87,7 @@ def test_round_fourteen_blind_sets(engine):
     # innocent side as the dev set labels them: 49/57, 2/63; 41/56, 5/64. Then tuned on.
     holds_floor(engine, "w17_cc", 0.92, 0.0)
     holds_floor(engine, "w17_trades", 0.90, 0.0)
+    # The second pair, scored before any change for it (after the w17 changes): w18_cc 50/60, 3/60;
+    # w18_trades 54/60, 3/60.
+    holds_floor(engine, "w18_cc", 0.95, 0.0)
+    holds_floor(engine, "w18_trades", 0.93, 0.0)

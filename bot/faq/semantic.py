@@ -17,11 +17,16 @@ calls a question, is answered when
   enough, so it needs less certainty than an answer the words did not support; or
 * the two voices rank alike: the encoder's nearest is one of the words' two best, the words gave it at
   least ``RANK_WORDS`` (not far under the words' own bar), it leads the encoder's runner-up by
-  ``RANK_LEAD`` and it states what the message asks (a time, an amount, a price). This uses the
-  encoder as a *ranking* (its top-1 against its top-2), not its absolute score, which says little
-  (``z`` varies with how many near-twin entries an FAQ has). It replaced an older rule (the words'
-  best at 0.25 and the encoder's nearest standing out by z 3), which it covers: switching that one off
-  changed no verdict on any shipped set.
+  ``RANK_LEAD`` and it states what the message asks (a time, an amount, a price); or
+* the two voices name the same entry first: the words' best (at least ``AGREE_WORDS``, not far under
+  their own bar) is the encoder's nearest, standing out by ``AGREE_Z``, and it states what is asked
+  (少了两个螺丝怎么办 with the damage entry, 灯光能调冷暖吗 with the lamp's specs: the words fell short
+  of their bar, the encoder's lead over its runner-up was small, but both point at one entry).
+
+The third uses the encoder as a *ranking* (its top-1 against its top-2), not its absolute score, which
+says little (``z`` varies with how many near-twin entries an FAQ has); it replaced an older rule (the
+words' best at 0.25 and the encoder's nearest standing out by z 3). The fourth asks for agreement on
+the top entry instead of a lead, and a z and a words' score both well above what chatter reaches.
 
 The figures were chosen on the tuned merchant sets (see docs/faq.md) and checked on a sealed one.
 
@@ -54,6 +59,8 @@ SURE_WORDS = 0.1
 TIE_Z = 2.2
 RANK_WORDS = 0.35
 RANK_LEAD = 0.04
+AGREE_Z = 2.6
+AGREE_WORDS = 0.40
 MEMO = 4096
 ENV_SWITCH = "LIVEBOT_FAQ_SEMANTIC"
 
@@ -234,4 +241,12 @@ def decide(
         and opinion.faq_id not in unstated
     ):
         return opinion.faq_id, said + "; ranks first one of the words' two best, with a lead: answered"
+    if (
+        words
+        and opinion.faq_id == next(iter(words))
+        and words[opinion.faq_id] >= AGREE_WORDS
+        and opinion.z >= AGREE_Z
+        and opinion.faq_id not in unstated
+    ):
+        return opinion.faq_id, said + "; agrees with the words' best: answered"
     return None, said + "; not sure enough to answer"
