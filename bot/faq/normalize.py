@@ -301,6 +301,7 @@ class Analyzer:
                 self._lexicon.setdefault(_pinyin_of(w), w)
         self._max_syll = max((len(k) for k in self._lexicon), default=1)
         self._initials: dict[str, str] = {}
+        self._faq_words: frozenset[str] = frozenset()
 
         # pinyin initials (zp = 正品, tk = 退款, jhm = 激活码): read against the FAQ's own words only, the
         # words a viewer of this shop abbreviates; the word the FAQ uses most wins a shared reading
@@ -322,6 +323,7 @@ class Analyzer:
             if len(key) == len(w) and (key not in ranked or (n, len(w)) > (ranked[key][0], len(ranked[key][1]))):
                 ranked[key] = (n, w)
         self._initials = {k: w for k, (_, w) in ranked.items()}
+        self._faq_words = frozenset(seen)
 
     # --- step 1 ---------------------------------------------------------------------------------
 
@@ -372,6 +374,8 @@ class Analyzer:
         while i < len(words):
             for n in range(min(max_len, len(words) - i), 0, -1):
                 canonical = self.vocab.latin.get(tuple(words[i : i + n]))
+                if canonical is not None and n == 1:
+                    canonical = self._own_reading(words[i], canonical)
                 if canonical is not None:
                     out.append(self._read_gap(gap))
                     gap = []
@@ -383,6 +387,14 @@ class Analyzer:
                 i += 1
         out.append(self._read_gap(gap))
         return " " + " ".join(p for p in out if p) + " "
+
+    def _own_reading(self, word: str, canonical: str) -> str:
+        """An initialism the shipped table reads one way (zp: 正品) is this FAQ's own word with the same
+        initials when the FAQ never uses the table's reading (zp: 赠品 in a shop with no 正品 entry)."""
+        if not _INITIALS_RE.match(word) or canonical in self._faq_words:
+            return canonical
+        own = self._initials.get(word)
+        return own if own is not None else canonical
 
     def _read_gap(self, words: list[str]) -> str:
         """Latin words no table knows: read them as pinyin where every word is pinyin."""
