@@ -315,6 +315,21 @@ def test_an_initialism_keeps_the_tables_reading_when_the_shop_uses_it(
     assert shop.match("是zp吗").faq_id == "authentic"
 
 
+def test_a_measure_only_one_entry_states_is_that_entrys_question() -> None:
+    # 大的多重啊 女生拎得动吗: the words find only 多重 (a question word), but one entry alone states a
+    # weight, and the encoder hears that entry too
+    from bot.faq import semantic
+
+    shop = FaqStore.load(DATA / "faq_w18a.toml")
+    shop.wait_semantic()
+    m = shop.matcher
+    weights = m.message_weights(*m.analyze("大的多重啊 女生拎得动吗"))
+    assert m._sole_measure(weights) == "weight"
+    assert m._sole_measure(m.message_weights(*m.analyze("能带电磁炉吗"))) is None  # no measure asked
+    if semantic.disabled_reason() is None:
+        assert shop.match("大的多重啊 女生拎得动吗").faq_id == "weight"
+
+
 def test_arriving_and_which_one(store: FaqStore) -> None:
     a = store.matcher.analyzer
     assert "到货" in a.analyze("到北京要几天").units  # 到 before a place: arriving there

@@ -48,7 +48,7 @@ from bot.faq.combine import Candidate, Combiner, active_combiner, candidates
 from bot.faq.faqfile import FaqEntry
 from bot.faq.gate import KEYWORD, QUESTION, STATEMENT, GateResult, QuestionGate
 from bot.faq.normalize import FUNCTION_CHARS, Analysis, Analyzer, is_cjk, pinyin_key
-from bot.faq.semantic import SemanticIndex, decide
+from bot.faq.semantic import TIE_Z, SemanticIndex, decide
 from bot.faq.vocab import Vocabulary, shipped_tables, words_table
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ TIME_WORDS = frozenset(("多久", "什么时候"))
 KIND_WORDS = TIME_WORDS | {"谁", "多少", "几", "多重", "多大", "多高", "多宽", "多厚"}
 # 一套有几本 asks an amount as 多少 does; 多高 a size as 多大 does
 KIND_ALIASES = {"几": "多少", "多高": "多大", "多宽": "多大", "多厚": "多大"}
+MEASURE_WORDS = frozenset(("多重", "多大", "多高", "多宽", "多厚"))  # a physical measure, not a count or a time
 WHEN_WORD = "什么时候"
 ARRIVAL_WORD = "到货"
 ARRIVAL_CLASS = "抵达"  # 到货, 收到
@@ -793,7 +794,8 @@ class FaqMatcher:
         assert self.semantic is not None
         a, gate = self.analyze(text)
         weights = self.message_weights(a, gate)
-        if not any(w > 0.3 and u not in QUESTION_WORDS for u, w in weights.items()):
+        measured = self._sole_measure(weights)
+        if measured is None and not any(w > 0.3 and u not in QUESTION_WORDS for u, w in weights.items()):
             return m  # only question words (多少钱, 怎么办): nothing to be near to
         if any(self._is_latin_name(u) for u in weights):
             return m  # a name no table knows (photoshop能看吗): the encoder cannot know it either
@@ -802,6 +804,11 @@ class FaqMatcher:
         except Exception:  # the encoder is an extra: a failure there costs an answer, never the room
             log.exception("FAQ sentence encoder failed on %r", text[:80])
             return m
+        if measured is not None and opinion is not None and opinion.faq_id == measured and opinion.z >= TIE_Z:
+            # 大的多重啊 女生拎得动吗: only one entry states a weight, and the encoder hears that entry too
+            said = (f"sentence encoder: nearest {measured} (stands out z={opinion.z:.1f}); the only entry "
+                    f"that states what is asked: answered")
+            return self._answered(m, measured, said)
         tie = tuple(c for c, _ in m.candidates[:2]) if m.reason == "ambiguous" else ()
         words = dict(m.candidates)
         unstated = {c for c in list(words)[:2] if self._unstated(weights, self._entry_at[c])}
@@ -815,11 +822,24 @@ class FaqMatcher:
                 faq_id, said = None, said.replace("answered", f"but it never states {'/'.join(missing)}")
         if faq_id is None:
             return dataclasses.replace(m, semantic=said, why=f"{m.why}; {said}")
-        entry = next(e for e in self.entries if e.id == faq_id)
+        return self._answered(m, faq_id, said)
+
+    def _answered(self, m: FaqMatch, faq_id: str, said: str) -> FaqMatch:
+        entry = self.entries[self._entry_at[faq_id]]
         score = dict(m.candidates).get(faq_id, m.score)
         return dataclasses.replace(
             m, faq_id=faq_id, entry=entry, best_id=faq_id, score=score, reason="", semantic=said, why=f"{m.why}; {said}"
         )
+
+    def _sole_measure(self, weights: dict[str, float]) -> str | None:
+        """The one entry that states the measure a message asks (多重, 多大, 多高) when no other does:
+        a question of only question words is then still about something (大的多重啊 in a shop whose one
+        entry with a weight is the weight entry)."""
+        kinds = [KIND_ALIASES.get(u, u) for u in MEASURE_WORDS.intersection(weights)]
+        if not kinds:
+            return None
+        stating = [e.id for i, e in enumerate(self.entries) if all(self._states(i, k) for k in kinds)]
+        return stating[0] if len(stating) == 1 else None
 
     def _unstated(self, weights: dict[str, float], entry: int) -> list[str]:
         """What the message asks (a time, an amount, a size, a person, a price) that the entry never states."""
