@@ -52,6 +52,8 @@ from tests.rules_support import alarm_phrases, holds_floor
         "这个保险箱 永远不会被破解",
         "这款卫衣 销量已经破qian万了",
         "下了播这个价想都别想",
+        "这批种子出苗率百分百 放心种",
+        "这件老坑翡翠 仅此一件 卖了就没了",
     ],
 )
 def test_new_wordings_are_caught(engine, text):
