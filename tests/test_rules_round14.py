@@ -19,6 +19,12 @@ A second pair (w18), scored before any change for it, showed:
 - innocent: the anchor will not vouch for it (最低价这个事我说不准), 哪条 + a superlative asks, 治愈 as a
   mood or a colour's name, 最好 + how + a verb of use (最好后向安装), a request relayed and declined
   (有人让我加微信 我们不加), a gear called 第一档.
+A third pair (w19), scored before any change for it, showed:
+- preventing a named cancer (预防皮肤癌), an illness trained away (腰间盘突出都能练好), 宇宙无敌, 百分百准确,
+  not one flea left, money back if the weight stays (瘦不下来全额退), never made again (永远不会再生产了),
+  再也挖不到, 一年都等不到这个价, sales in 多万台, a number left for a call back, 某团 (美团), 加我微 / 加个薇;
+- innocent: a topic named to talk about it (关于升值的问题), declining to promise it to the viewers (我不敢跟你们
+  打包票), 买来喝最实在.
 """
 
 import pytest
@@ -54,6 +60,17 @@ from tests.rules_support import alarm_phrases, holds_floor
         "下了播这个价想都别想",
         "这批种子出苗率百分百 放心种",
         "这件老坑翡翠 仅此一件 卖了就没了",
+        "这个口罩能预防肺癌",
+        "跟着我们练 颈椎病都能练好",
+        "这个面膜 天下无敌",
+        "这个血压计百分之百精准",
+        "喷一次 保证一只蚊子都不剩",
+        "训练营不瘦包退",
+        "这款茶具以后不会再生产了",
+        "批发的话留下手机号 客服给你打过去",
+        "想团购的去某团下单",
+        "这个加湿器已经卖了两百多万台",
+        "想要的加个薇 我私发你",
     ],
 )
 def test_new_wordings_are_caught(engine, text):
@@ -77,6 +94,10 @@ def test_new_wordings_are_caught(engine, text):
         "这个奶粉最好分次冲调 一次别冲太多",
         "刚才有人叫我加微信 我们不加的 有事找平台客服",
         "吹风机有三挡 第一挡是冷风",
+        "说到根治这个事 我们这个就是日用品 根治不了",
+        "能不能瘦十斤 我不敢给大家打包票",
+        "这个米买来自己吃最划算",
+        "再加微波炉热一下就能吃",
     ],
 )
 def test_innocent_lines_stay_quiet(engine, text):
@@ -93,3 +114,6 @@ def test_round_fourteen_blind_sets(engine):
     # w18_trades 54/60, 3/60.
     holds_floor(engine, "w18_cc", 0.95, 0.0)
     holds_floor(engine, "w18_trades", 0.93, 0.0)
+    # A third pair, scored before any change for it: w19_cc 55/60, 1/60; w19_trades 47/60, 2/60.
+    holds_floor(engine, "w19_cc", 0.95, 0.0)
+    holds_floor(engine, "w19_trades", 0.93, 0.0)
