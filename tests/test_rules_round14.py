@@ -25,6 +25,14 @@ A third pair (w19), scored before any change for it, showed:
   再也挖不到, 一年都等不到这个价, sales in 多万台, a number left for a call back, 某团 (美团), 加我微 / 加个薇;
 - innocent: a topic named to talk about it (关于升值的问题), declining to promise it to the viewers (我不敢跟你们
   打包票), 买来喝最实在.
+A fourth pair (w20), scored before any change for it, showed:
+- a second illness before the cure (颈椎病 肩周炎都能调理好), moxibustion and a particle between an illness and
+  its cure (关节炎啊 灸一个疗程就好了), 抑郁都能缓解, doctors said to push it (医生都在推), 国医大师亲自监制,
+  nowhere a better one (全国都找不到比我们更好的), 全年就今天有, 这辈子都买不到第二次, promises about make-up and
+  pets (百分百不晕妆, 肯定不会软便), 挡小人, 加微 said bare (jia微);
+- innocent: a bare 不 before the cure verb (它不治病), a doubt (不一定是全年最低), 没事 / 没问题 as a finished
+  clause, a claim reported and denied (有人说我们家是销量冠军 没有啊), 最好 + a verb + 一点 / 掉 (手最好稳一点,
+  第一泡最好倒掉), and 抢完即止 kept a warning (the 送完即止 exemption had taken it too).
 """
 
 import pytest
@@ -71,6 +79,17 @@ from tests.rules_support import alarm_phrases, holds_floor
         "想团购的去某团下单",
         "这个加湿器已经卖了两百多万台",
         "想要的加个薇 我私发你",
+        "胃病 肠炎都能调理好",
+        "腰肌劳损啊 艾灸两次就好了",
+        "焦虑都能缓解 睡得特别香",
+        "皮肤科的医生都在推这款",
+        "市面上找不到比这个更划算的了",
+        "一年就今晚这个价",
+        "这个定妆喷雾 绝对不脱妆",
+        "狗狗吃了保证不会拉稀",
+        "这个手串戴着防小人",
+        "想要的 jia微 发你图",
+        "库存告急 抢完即止",
     ],
 )
 def test_new_wordings_are_caught(engine, text):
@@ -98,6 +117,12 @@ def test_new_wordings_are_caught(engine, text):
         "能不能瘦十斤 我不敢给大家打包票",
         "这个米买来自己吃最划算",
         "再加微波炉热一下就能吃",
+        "这个护腰带它不治腰间盘突出 就是个支撑",
+        "这个价不一定是最低的 你们自己比一比",
+        "下雨天都没事 出门照样穿",
+        "有人说我们是央视推荐的 没有啊 别乱传",
+        "涂的时候最好轻一点",
+        "茶叶第一泡最好倒掉",
     ],
 )
 def test_innocent_lines_stay_quiet(engine, text):
@@ -117,3 +142,6 @@ def test_round_fourteen_blind_sets(engine):
     # A third pair, scored before any change for it: w19_cc 55/60, 1/60; w19_trades 47/60, 2/60.
     holds_floor(engine, "w19_cc", 0.95, 0.0)
     holds_floor(engine, "w19_trades", 0.93, 0.0)
+    # A fourth pair, scored before any change for it: w20_cc 46/60, 3/60; w20_trades 50/60, 3/60.
+    holds_floor(engine, "w20_cc", 0.85, 0.0)
+    holds_floor(engine, "w20_trades", 0.95, 0.0)
