@@ -466,6 +466,10 @@ def test_second_merchant_generalizes() -> None:
         # 42/55 (76.4%) 1/25; 作废, 烂的, 含糖量, 兑换码, 分几个月, 没网, 同时登 and 到支付宝 since: 36/55, 47/55
         ("w20a", 0.65, 0.12),  # farm fruit: 坏果包赔, 甜度, 保存, 到货时效, 取消订单
         ("w20b", 0.85, 0.04),  # exam-prep course memberships: 激活码, 有效期, 多设备, 退费, 讲义
+        # the round's sealed merchants, run once at its end (men's skincare 43/55, 1/25; nut gift boxes
+        # 43/55, 2/25); wl (快递) and 哈喇味 / 发苦 (变质) since: 43/55, 46/55
+        ("s14a", 0.78, 0.04),  # men's skincare and shavers: 肤质, 使用顺序, 刀头, 防水, 敏感肌
+        ("s14b", 0.83, 0.08),  # nut gift boxes: 保质期, 过敏原, 团购, 定制logo, 坏果
     ],
 )
 def test_unseen_merchants(name: str, min_right: float, max_none_answered: float) -> None:

@@ -33,6 +33,10 @@ A fourth pair (w20), scored before any change for it, showed:
 - innocent: a bare 不 before the cure verb (它不治病), a doubt (不一定是全年最低), 没事 / 没问题 as a finished
   clause, a claim reported and denied (有人说我们家是销量冠军 没有啊), 最好 + a verb + 一点 / 掉 (手最好稳一点,
   第一泡最好倒掉), and 抢完即止 kept a warning (the 送完即止 exemption had taken it too).
+The round's sealed pair (s14), run once at its end, showed (fixed after): 毛囊炎都能治好, 教育局指定, １００％脱
+干净, 没效果双倍赔, 不提分全额退, 一定见效, 摔不碎, 把手机号打在公屏上, q群, 收益比银行高, 机皇; a refusal to
+say that a new addressee ends (这里不好说 你们去拼夕夕拍); innocent: 最开始, 最好温到 / 最好装在, a parent's
+question relayed and denied.
 """
 
 import pytest
@@ -90,6 +94,12 @@ from tests.rules_support import alarm_phrases, holds_floor
         "这个手串戴着防小人",
         "想要的 jia微 发你图",
         "库存告急 抢完即止",
+        "这个药皂 脚上的湿疹都能治好",
+        "这是市教委指定的",
+        "面膜敷一个月 没效果三倍赔",
+        "上完不提分全额退学费",
+        "这个价这里不好说 你们去某宝搜一下",
+        "把电话号码打在公屏上 我让客服联系你",
     ],
 )
 def test_new_wordings_are_caught(engine, text):
@@ -123,6 +133,10 @@ def test_new_wordings_are_caught(engine, text):
         "有人说我们是央视推荐的 没有啊 别乱传",
         "涂的时候最好轻一点",
         "茶叶第一泡最好倒掉",
+        "最开始用的时候会有点紧绷感",
+        "牛奶最好温到五十度左右再喝",
+        "有顾客问能不能治失眠 不能啊",
+        "主播不会让你们加微信的 有事找平台客服",
     ],
 )
 def test_innocent_lines_stay_quiet(engine, text):
@@ -145,3 +159,7 @@ def test_round_fourteen_blind_sets(engine):
     # A fourth pair, scored before any change for it: w20_cc 46/60, 3/60; w20_trades 50/60, 3/60.
     holds_floor(engine, "w20_cc", 0.85, 0.0)
     holds_floor(engine, "w20_trades", 0.95, 0.0)
+    # Kept sealed until every change above was in, run once (s14_cc 50/60, 1/60; s14_trades 49/60, 3/60),
+    # then fixed on: regression floors now.
+    holds_floor(engine, "s14_cc", 0.90, 0.0)
+    holds_floor(engine, "s14_trades", 0.95, 0.0)
