@@ -814,7 +814,7 @@ class FaqMatcher:
         unstated = {c for c in list(words)[:2] if self._unstated(weights, self._entry_at[c])}
         faq_id, said = decide(opinion, words, tie, unstated=unstated)
         if faq_id is not None:
-            index = next(i for i, e in enumerate(self.entries) if e.id == faq_id)
+            index = self._entry_at[faq_id]
             # a price question is the one kind whose absence the answers show reliably (an amount of
             # money); times and sizes hide in too many forms to veto the encoder with
             missing = [PRICE_WORD] if PRICE_WORD in weights and not self._states(index, PRICE_WORD) else []

@@ -185,8 +185,8 @@ class FaqResponder:
         """The chat line for these askers, or None when every form equals the last line sent."""
         names = [n for n in (clean_name(u.name) for u in askers if u is not None) if n]
         prefix = "".join(f"@{n} " for n in names)
-        shorts = (entry.short, cut_answer(entry.short, self.max_length)) if entry.short else ()
-        bases = [b for b in (*shorts, cut_answer(entry.answer, self.max_length)) if b]
+        # a short that fits is its own cut; a longer one could never be sent uncut
+        bases = [b for b in (cut_answer(entry.short, self.max_length), cut_answer(entry.answer, self.max_length)) if b]
         candidates = []
         for base in bases:
             if prefix and len(prefix) + len(base) <= self.max_length:
